@@ -1,0 +1,1 @@
+"""ecr-promoter: gated promotion of container images between ECR repositories."""
