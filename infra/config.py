@@ -1,0 +1,186 @@
+"""Deployment settings: the `cdk.json` context, validated into one typed object.
+
+Every mistake is reported as `ConfigError` naming the context key (a bad policy keeps its `PolicyError`
+type), so a typo fails `cdk synth` instead of a deployment.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from promoter.policy import Policy, PolicyError, is_valid_repository_name, load_policy
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+# Principals that can sign PutEvents: an account root, an IAM role or an IAM user.
+_PRINCIPAL = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:(root|role/[\w+=,.@/-]{1,512}|user/[\w+=,.@/-]{1,512})$")
+_SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+REQUIRED_KEYS = (
+    "promotion_policy",
+    "source",
+    "destination",
+    "replication_prefix",
+    "powertools_layer_version",
+    "ci_principals",
+)
+OPTIONAL_KEYS = ("reconcile_schedule", "alarm_email", "create_reference_repositories", "log_level")
+_STRUCTURED_KEYS = {"source", "destination", "ci_principals"}
+
+
+class ConfigError(ValueError):
+    """A `cdk.json` context value is missing or invalid; the message names the key."""
+
+
+def _matches(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"must be {what}, got {value!r}")
+        return value
+
+    return check
+
+
+def _repository_prefix(value: str) -> str:
+    if not value or not is_valid_repository_name(value + "x"):
+        raise ValueError(f"must be the start of a repository name (e.g. 'prod-'), got {value!r}")
+    return value
+
+
+Account = Annotated[str, AfterValidator(_matches(_ACCOUNT, "a 12-digit AWS account id"))]
+Region = Annotated[str, AfterValidator(_matches(_REGION, "an AWS region such as 'us-west-2'"))]
+PrincipalArn = Annotated[
+    str, AfterValidator(_matches(_PRINCIPAL, "an IAM ARN (arn:aws:iam::<account>:root|role/<name>|user/<name>)"))
+]
+Schedule = Annotated[str, AfterValidator(_matches(_SCHEDULE, "an EventBridge 'rate(...)' or 'cron(...)' expression"))]
+Email = Annotated[str, AfterValidator(_matches(_EMAIL, "an e-mail address"))]
+RepositoryPrefix = Annotated[str, AfterValidator(_repository_prefix)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class AccountRegion(_Strict):
+    account: Account
+    region: Region
+
+    @property
+    def partition(self) -> str:
+        if self.region.startswith("cn-"):
+            return "aws-cn"
+        if self.region.startswith("us-gov-"):
+            return "aws-us-gov"
+        return "aws"
+
+    def repository_arn(self, name_pattern: str) -> str:
+        """ARN of the ECR repositories named `name_pattern` (IAM wildcards allowed) in this registry."""
+        return f"arn:{self.partition}:ecr:{self.region}:{self.account}:repository/{name_pattern}"
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account}:{resource}"
+
+
+class DeployConfig(_Strict):
+    policy: Policy
+    policy_json: str = Field(description="the promotion policy as given in cdk.json, compact JSON")
+    source: AccountRegion
+    destination: AccountRegion
+    replication_prefix: RepositoryPrefix
+    powertools_layer_version: int = Field(ge=1)
+    ci_principals: tuple[PrincipalArn, ...] = Field(min_length=1)
+    reconcile_schedule: Schedule = "rate(15 minutes)"
+    alarm_email: Email | None = None
+    create_reference_repositories: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @property
+    def powertools_layer_arn(self) -> str:
+        # Powertools v3 public layer (account 017000801446), built per Python minor version and architecture.
+        return (
+            f"arn:{self.source.partition}:lambda:{self.source.region}:017000801446:layer:"
+            f"AWSLambdaPowertoolsPythonV3-python314-arm64:{self.powertools_layer_version}"
+        )
+
+    @property
+    def concrete_target_repositories(self) -> tuple[str, ...]:
+        """Target repositories the policy names outright (no `{name}`), in policy order."""
+        return tuple(pattern for pattern in self.policy.target_patterns if "*" not in pattern)
+
+    @classmethod
+    def from_context(cls, get: Callable[[str], Any]) -> DeployConfig:
+        """Build from CDK context (`app.node.try_get_context`); raise ConfigError/PolicyError naming the key."""
+        missing = [key for key in REQUIRED_KEYS if get(key) is None]
+        if missing:
+            raise ConfigError(f"cdk.json context is missing {', '.join(repr(key) for key in missing)}")
+        raw_policy = _decoded("promotion_policy", get("promotion_policy"))
+        try:
+            policy = load_policy(raw_policy)
+        except PolicyError as error:
+            raise PolicyError(f"cdk.json context 'promotion_policy': {error}") from None
+        values: dict[str, Any] = {
+            key: _decoded(key, get(key)) if key in _STRUCTURED_KEYS else get(key)
+            for key in (*REQUIRED_KEYS[1:], *OPTIONAL_KEYS)
+            if get(key) is not None
+        }
+        try:
+            config = cls(policy=policy, policy_json=json.dumps(raw_policy, separators=(",", ":")), **values)
+        except ValidationError as error:
+            raise ConfigError(_describe(error)) from None
+        config._check_consistency()
+        return config
+
+    def _check_consistency(self) -> None:
+        if self.source == self.destination:
+            raise ConfigError(
+                "cdk.json context 'destination': must differ from 'source' (a registry cannot replicate into itself)"
+            )
+        for pattern in self.policy.target_patterns:
+            if not pattern.startswith(self.replication_prefix):
+                raise ConfigError(
+                    f"cdk.json context 'replication_prefix': promotion target {pattern!r} does not start with "
+                    f"{self.replication_prefix!r}, so promoted images would never replicate"
+                )
+        for pattern in self.policy.source_patterns:
+            if pattern.startswith(self.replication_prefix):
+                raise ConfigError(
+                    f"cdk.json context 'replication_prefix': promotion source {pattern!r} starts with "
+                    f"{self.replication_prefix!r}, so unpromoted images would replicate too"
+                )
+
+
+def _decoded(key: str, value: Any) -> Any:
+    """Structured values may come as JSON text (`cdk synth -c source='{...}'`)."""
+    if not isinstance(value, str) or key not in {*_STRUCTURED_KEYS, "promotion_policy"}:
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"cdk.json context {key!r}: not valid JSON ({error})") from None
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for issue in error.errors():
+        key = ".".join(str(part) for part in issue["loc"])
+        message = issue["msg"].removeprefix("Value error, ")
+        if issue["type"] == "extra_forbidden":
+            message = "unknown setting"
+        problems.append(f"cdk.json context {key!r}: {message}")
+    return "; ".join(problems)
+
+
+def context_from_file(path: str) -> Mapping[str, Any]:
+    """The `context` object of a cdk.json file (the CDK CLI passes it itself; plain `python app.py` does not)."""
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    context = data.get("context", {})
+    if not isinstance(context, dict):
+        raise ConfigError(f"{path}: 'context' must be an object")
+    return context

@@ -1,0 +1,65 @@
+"""The promoter Lambda: code asset, Powertools layer, its own role and log group, async retries to a queue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, aws_dynamodb, aws_iam, aws_lambda, aws_lambda_destinations, aws_logs
+from constructs import Construct
+
+from infra.config import DeployConfig
+from infra.permissions import grant_promotion
+from infra.queues import holding_queue
+
+LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambda_src"
+HANDLER = "promoter.handler.lambda_handler"
+SERVICE_NAME = "ecr-promoter"
+METRICS_NAMESPACE = "EcrPromoter"
+
+
+class PromoterFunction(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, ledger: aws_dynamodb.ITable) -> None:
+        super().__init__(scope, construct_id)
+        self.role = aws_iam.Role(
+            self,
+            "Role",
+            assumed_by=aws_iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="ecr-promoter: read source repositories, write target repositories, use the ledger",
+        )
+        log_group = aws_logs.LogGroup(
+            self, "Logs", retention=aws_logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
+        )
+        # Own role, so no AWSLambdaBasicExecutionRole: logs go to this one group only.
+        log_group.grant_write(self.role)
+        grant_promotion(self.role, config, ledger)
+
+        # What still fails after Lambda's own retries (transient faults raise on purpose) waits here.
+        self.failure_queue = holding_queue(self, "Failures")
+        self.function = aws_lambda.Function(
+            self,
+            "Function",
+            description="ecr-promoter: gate and promote image digests into replicated repositories",
+            runtime=aws_lambda.Runtime.PYTHON_3_14,
+            architecture=aws_lambda.Architecture.ARM_64,
+            handler=HANDLER,
+            # No bundling: the layer brings Powertools + pydantic, the runtime brings boto3.
+            code=aws_lambda.Code.from_asset(str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc"]),
+            layers=[aws_lambda.LayerVersion.from_layer_version_arn(self, "Powertools", config.powertools_layer_arn)],
+            role=self.role,
+            log_group=log_group,
+            # A promotion streams blobs that could not be mounted; large images need minutes, not seconds.
+            timeout=Duration.minutes(5),
+            memory_size=512,
+            tracing=aws_lambda.Tracing.ACTIVE,
+            environment={
+                "PROMOTION_POLICY": config.policy_json,
+                "LEDGER_TABLE": ledger.table_name,
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": config.log_level,
+            },
+            retry_attempts=2,
+            # Events are best effort anyway; the scheduled reconcile picks up whatever expires here.
+            max_event_age=Duration.hours(6),
+            on_failure=aws_lambda_destinations.SqsDestination(self.failure_queue),
+        )

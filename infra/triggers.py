@@ -1,0 +1,81 @@
+"""The EventBridge rules that wake the promoter: pushes, scans, pipeline successes and the reconcile schedule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from aws_cdk import aws_events, aws_lambda, aws_sqs
+from constructs import Construct
+
+from infra.config import DeployConfig
+from infra.delivery import invoke_promoter
+
+RECONCILE_EVENT = {"action": "reconcile"}
+
+
+def repository_matchers(patterns: Iterable[str]) -> list[Any]:
+    """EventBridge matchers for repository names or one-`*` globs (exact, prefix, suffix or wildcard)."""
+    matchers: list[Any] = []
+    for pattern in patterns:
+        if "*" not in pattern:
+            matchers.append(pattern)
+        elif pattern.endswith("*") and pattern.count("*") == 1 and len(pattern) > 1:
+            matchers.append({"prefix": pattern[:-1]})
+        elif pattern.startswith("*") and pattern.count("*") == 1 and len(pattern) > 1:
+            matchers.append({"suffix": pattern[1:]})
+        else:
+            matchers.append({"wildcard": pattern})
+    return matchers
+
+
+class PromotionTriggers(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeployConfig, function: aws_lambda.IFunction
+    ) -> None:
+        super().__init__(scope, construct_id)
+        sources = repository_matchers(config.policy.source_patterns)
+        patterns: dict[str, aws_events.EventPattern] = {
+            # Only successful pushes into a repository some rule reads from.
+            "ImagePushed": aws_events.EventPattern(
+                source=["aws.ecr"],
+                detail_type=["ECR Image Action"],
+                detail={"action-type": ["PUSH"], "result": ["SUCCESS"], "repository-name": sources},
+            ),
+            "ScanCompleted": aws_events.EventPattern(
+                source=["aws.ecr"],
+                detail_type=["ECR Image Scan"],
+                detail={"scan-status": ["COMPLETE"], "repository-name": sources},
+            ),
+            "PipelineSucceeded": aws_events.EventPattern(
+                source=["aws.codepipeline"],
+                detail_type=["CodePipeline Pipeline Execution State Change"],
+                detail={"state": ["SUCCEEDED"]},
+            ),
+            "BuildSucceeded": aws_events.EventPattern(
+                source=["aws.codebuild"],
+                detail_type=["CodeBuild Build State Change"],
+                detail={"build-status": ["SUCCEEDED"]},
+            ),
+        }
+        self.dead_letter_queues: list[aws_sqs.Queue] = []
+        for name, pattern in patterns.items():
+            rule = aws_events.Rule(self, name, event_pattern=pattern, description=f"ecr-promoter: {name}")
+            self.dead_letter_queues.append(invoke_promoter(self, name, function=function, rule=rule))
+
+        # Events are best effort: re-evaluate pending candidates on a schedule.
+        reconcile = aws_events.Rule(
+            self,
+            "Reconcile",
+            schedule=aws_events.Schedule.expression(config.reconcile_schedule),
+            description="ecr-promoter: re-evaluate pending candidates",
+        )
+        self.dead_letter_queues.append(
+            invoke_promoter(
+                self,
+                "Reconcile",
+                function=function,
+                rule=reconcile,
+                event=aws_events.RuleTargetInput.from_object(RECONCILE_EVENT),
+            )
+        )

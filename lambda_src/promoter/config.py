@@ -1,0 +1,41 @@
+"""Runtime settings, read once from the environment into a typed object and passed down."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from promoter.policy import Policy, load_policy
+
+
+class ConfigError(ValueError):
+    """The function's environment is incomplete or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    policy: Policy
+    ledger_table: str
+    registry_endpoint: str | None = None
+    region: str | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        raw_policy = environ.get("PROMOTION_POLICY")
+        if not raw_policy:
+            raise ConfigError("PROMOTION_POLICY is not set: it must hold the promotion policy JSON")
+        table = environ.get("LEDGER_TABLE", "").strip()
+        if not table:
+            raise ConfigError("LEDGER_TABLE is not set: it must name the ledger DynamoDB table")
+        endpoint = environ.get("REGISTRY_ENDPOINT", "").strip().rstrip("/") or None
+        if endpoint is not None:
+            parts = urlsplit(endpoint)
+            if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
+                raise ConfigError(f"REGISTRY_ENDPOINT must look like http://127.0.0.1:5000, got {endpoint!r}")
+        return cls(
+            policy=load_policy(raw_policy),
+            ledger_table=table,
+            registry_endpoint=endpoint,
+            region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"),
+        )

@@ -1,0 +1,178 @@
+"""The promotion policy: which source repositories promote into which targets, under which gates.
+
+`load_policy` is the single validator: the Lambda calls it at cold start and the CDK app
+calls it at synth time, so a policy that would fail at run time never deploys.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+# OCI distribution spec: path components of lowercase alphanumerics joined by separators.
+_REPOSITORY_NAME = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$")
+_TAG_GLOB = re.compile(r"^[A-Za-z0-9_.*?\-\[\]!]{1,128}$")
+Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED"]
+MAX_REPOSITORY_NAME = 256
+
+
+class PolicyError(ValueError):
+    """The policy JSON is malformed or violates a rule; the message says where."""
+
+
+def is_valid_repository_name(name: str) -> bool:
+    return len(name) <= MAX_REPOSITORY_NAME and _REPOSITORY_NAME.fullmatch(name) is not None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class ScanGate(_Strict):
+    fail_on: tuple[Severity, ...] = Field(min_length=1)
+
+
+class Requirements(_Strict):
+    tests: tuple[str, ...] = ()
+    scan: ScanGate | None = None
+
+    @field_validator("tests")
+    @classmethod
+    def _suites_are_named(cls, suites: tuple[str, ...]) -> tuple[str, ...]:
+        for suite in suites:
+            if not suite or len(suite) > 128 or not suite.isprintable():
+                raise ValueError(f"test suite names must be 1-128 printable characters, got {suite!r}")
+        return suites
+
+
+class Rule(_Strict):
+    name: str = Field(min_length=1, max_length=64)
+    source: str
+    target: str
+    tags: tuple[str, ...] = ("*",)
+    require: Requirements = Requirements()
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_are_globs(cls, tags: tuple[str, ...]) -> tuple[str, ...]:
+        if not tags:
+            raise ValueError("tags must list at least one glob (default is ['*'])")
+        for tag in tags:
+            if not _TAG_GLOB.fullmatch(tag):
+                raise ValueError(f"{tag!r} is not a tag glob (tag characters plus * ? [ ])")
+        return tags
+
+    @model_validator(mode="after")
+    def _source_and_target_are_names(self) -> Rule:
+        stars = self.source.count("*")
+        if stars > 1:
+            raise ValueError(f"source {self.source!r} may contain at most one '*'")
+        if stars == 0 and "{name}" in self.target:
+            raise ValueError(f"target {self.target!r} uses {{name}} but source {self.source!r} has no '*'")
+        if not is_valid_repository_name(self.source.replace("*", "x")):
+            raise ValueError(f"source {self.source!r} is not a valid repository name or glob")
+        if any(ch in self.target for ch in "*?[]"):
+            raise ValueError(f"target {self.target!r} may not contain glob characters (use {{name}})")
+        sample = self.target.replace("{name}", "x")
+        if "{" in sample or "}" in sample or not is_valid_repository_name(sample):
+            raise ValueError(f"target {self.target!r} is not a valid repository name")
+        if stars == 0 and self.source == self.target:
+            raise ValueError(f"source and target are the same repository ({self.source!r})")
+        return self
+
+    @property
+    def requires_scan(self) -> bool:
+        return self.require.scan is not None
+
+    def target_for(self, repository: str) -> str | None:
+        """The target repository for `repository`, or None when this rule's source does not match."""
+        if "*" not in self.source:
+            return self.target if repository == self.source else None
+        prefix, suffix = self.source.split("*")
+        if not (repository.startswith(prefix) and repository.endswith(suffix)) or len(repository) < len(prefix) + len(
+            suffix
+        ):
+            return None
+        name = repository[len(prefix) : len(repository) - len(suffix)] if suffix else repository[len(prefix) :]
+        if not name:
+            return None
+        target = self.target.replace("{name}", name)
+        if target == repository or not is_valid_repository_name(target):
+            return None
+        return target
+
+    def promotable_tags(self, tags: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted(tag for tag in set(tags) if any(fnmatch.fnmatchcase(tag, glob) for glob in self.tags)))
+
+    @property
+    def source_pattern(self) -> str:
+        """IAM-style resource pattern of the source repositories (`dev-*`)."""
+        return self.source
+
+    @property
+    def target_pattern(self) -> str:
+        """IAM-style resource pattern of the target repositories (`prod-{name}` → `prod-*`)."""
+        return self.target.replace("{name}", "*")
+
+
+class Policy(_Strict):
+    rules: tuple[Rule, ...] = Field(min_length=1)
+    allow_override: bool = False
+
+    @model_validator(mode="after")
+    def _names_unique_and_no_chains(self) -> Policy:
+        names = [rule.name for rule in self.rules]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"rule names must be unique: {', '.join(duplicates)}")
+        for rule in self.rules:
+            for other in self.rules:
+                if fnmatch.fnmatchcase(rule.target_pattern.replace("*", "x"), other.source):
+                    raise ValueError(
+                        f"rule {rule.name!r} promotes into {rule.target!r}, which rule {other.name!r} "
+                        "reads as a source: promotion chains are not allowed"
+                    )
+        return self
+
+    def rules_for(self, repository: str) -> list[tuple[Rule, str]]:
+        """Every (rule, target repository) whose source matches `repository`, in policy order."""
+        matches = []
+        for rule in self.rules:
+            target = rule.target_for(repository)
+            if target is not None:
+                matches.append((rule, target))
+        return matches
+
+    @property
+    def source_patterns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(rule.source_pattern for rule in self.rules))
+
+    @property
+    def target_patterns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(rule.target_pattern for rule in self.rules))
+
+
+def load_policy(raw: str | bytes | Mapping[str, Any]) -> Policy:
+    """Parse and validate a policy (JSON text or an already-decoded mapping); raise PolicyError with a clear reason."""
+    if isinstance(raw, str | bytes):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise PolicyError(f"policy is not valid JSON: {error}") from None
+    if not isinstance(raw, Mapping):
+        raise PolicyError("policy must be a JSON object with a 'rules' list")
+    try:
+        return Policy.model_validate(dict(raw))
+    except ValidationError as error:
+        issues = error.errors()
+        # A rule that fails validation also makes the rules tuple "too short"; report only the cause.
+        specific = [issue for issue in issues if issue["type"] != "too_short"] or issues
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc']) or 'policy'}: {issue['msg']}" for issue in specific
+        )
+        raise PolicyError(f"invalid promotion policy: {problems}") from None
