@@ -9,6 +9,8 @@ import pytest
 
 from devtools.localregistry import LocalRegistry, start_registry
 
+pytest_plugins = ["tests.integration.promotion_support"]
+
 
 @pytest.fixture(scope="session")
 def registry() -> Iterator[LocalRegistry]:

@@ -64,12 +64,12 @@ class OciImageStore:
     def revision_of(self, repository: str, digest: str) -> str | None:
         """The `org.opencontainers.image.revision` label of the image (first platform of an index)."""
         try:
-            manifest = json.loads(self._client.get_manifest(repository, digest).content)
+            manifest = json.loads(self._client.get_manifest(repository, digest).data)
             if "manifests" in manifest:
                 children = manifest["manifests"]
                 if not children:
                     return None
-                manifest = json.loads(self._client.get_manifest(repository, children[0]["digest"]).content)
+                manifest = json.loads(self._client.get_manifest(repository, children[0]["digest"]).data)
             config_digest = manifest.get("config", {}).get("digest")
             if not config_digest:
                 return None

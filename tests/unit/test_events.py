@@ -9,6 +9,7 @@ import pytest
 
 from promoter.events import (
     ImagePushed,
+    ImageTestResult,
     InvalidEvent,
     ManualPromote,
     NotActionable,
@@ -16,7 +17,6 @@ from promoter.events import (
     Reconcile,
     ScanCompleted,
     StatusQuery,
-    ImageTestResult,
     parse_event,
 )
 

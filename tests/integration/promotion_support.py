@@ -1,0 +1,106 @@
+"""Drive the real Lambda handler against moto DynamoDB and a real local registry."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from devtools import images
+from devtools.localregistry import LocalRegistry
+
+TABLE = "ecr-promoter-ledger"
+
+
+@dataclass
+class FakeContext:
+    """The attributes of a Lambda context that Powertools and the handler read."""
+
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_name: str = "ecr-promoter"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-west-2:111122223333:function:ecr-promoter"
+    log_group_name: str = "/aws/lambda/ecr-promoter"
+    log_stream_name: str = "local"
+
+
+def create_ledger_table(client: Any, name: str = TABLE) -> None:
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+@dataclass
+class Promoter:
+    """One deployed-function stand-in: a policy, a ledger table, a registry."""
+
+    registry: LocalRegistry
+    dynamodb: Any
+    monkeypatch: pytest.MonkeyPatch
+
+    def configure(self, policy: dict[str, Any]) -> None:
+        from promoter import handler
+
+        self.monkeypatch.setenv("PROMOTION_POLICY", json.dumps(policy))
+        handler._services.cache_clear()
+
+    def invoke(self, event: Any, request_id: str | None = None) -> dict[str, Any]:
+        from promoter import handler
+
+        context = FakeContext(aws_request_id=request_id or str(uuid.uuid4()))
+        return handler.lambda_handler(event, context)  # type: ignore[no-any-return]
+
+    def ledger_items(self) -> list[dict[str, Any]]:
+        return self.dynamodb.scan(TableName=TABLE)["Items"]
+
+    def push(self, repository: str, tag: str | None, *, layers: int = 3, **kwargs: Any) -> images.PushedImage:
+        return images.push_image(self.registry.url, repository, tag, images.random_layers(layers, 2048), **kwargs)
+
+    def target_digest(self, repository: str, tag: str) -> str | None:
+        status, _, body = images.get_manifest(self.registry.url, repository, tag)
+        return images.sha256_digest(body) if status == 200 else None
+
+
+@pytest.fixture
+def promoter(registry: LocalRegistry, monkeypatch: pytest.MonkeyPatch) -> Iterator[Promoter]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("LEDGER_TABLE", TABLE)
+    monkeypatch.setenv("REGISTRY_ENDPOINT", registry.url)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "EcrPromoterTest")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "ecr-promoter")
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-west-2")
+        create_ledger_table(dynamodb)
+        yield Promoter(registry, dynamodb, monkeypatch)
+    from promoter import handler
+
+    handler._services.cache_clear()
+
+
+def rule(source: str, target: str, **extra: Any) -> dict[str, Any]:
+    return {"name": extra.pop("name", "r"), "source": source, "target": target, **extra}
+
+
+def only(response: dict[str, Any]) -> dict[str, Any]:
+    """The single decision of a response (fails loudly if there are several)."""
+    assert "error" not in response, response
+    assert len(response["decisions"]) == 1, response
+    return response["decisions"][0]  # type: ignore[no-any-return]
