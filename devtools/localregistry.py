@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -75,6 +77,15 @@ def find_registry_binary() -> str:
         "no registry binary: run `make test` (it installs Debian's docker-registry), "
         "or set REGISTRY_BIN to distribution's `registry` binary"
     )
+
+
+def _die_with_parent() -> None:
+    """Linux: the registry gets SIGTERM when its parent dies, even by SIGKILL (no orphans)."""
+    if sys.platform.startswith("linux"):
+        import ctypes  # noqa: PLC0415
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -160,11 +171,19 @@ def start_registry(workdir: Path | None = None, port: int | None = None, timeout
         chosen = port or free_port()
         config = workdir / "config.yml"
         config.write_text(_CONFIG.format(root=workdir / "data", port=chosen))
-        log = (workdir / "registry.log").open("ab")
-        process = subprocess.Popen(  # noqa: S603 - fixed binary, our own config
-            [binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-        log.close()
+        try:
+            with (workdir / "registry.log").open("ab") as log:
+                process = subprocess.Popen(  # noqa: S603 - fixed binary, our own config
+                    [binary, "serve", str(config)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets the parent-death signal
+                )
+        except OSError as error:
+            if owns:
+                shutil.rmtree(workdir, ignore_errors=True)
+            raise RegistryUnavailable(f"cannot run the registry binary {binary!r}: {error.strerror}") from None
         registry = LocalRegistry(port=chosen, workdir=workdir, process=process, _owns_workdir=owns)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

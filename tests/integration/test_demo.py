@@ -1,0 +1,186 @@
+"""`make demo` is part of `make test`: run it as a user would and check what it prints and how it exits.
+
+Also the replication stand-in it uses (PREFIX_MATCH between two real registries).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from devtools import images
+from devtools.localregistry import LocalRegistry
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = [sys.executable, "-m", "devtools.demo"]
+
+# One row per case of the scenario: image -> (outcome, mounted blobs, bytes moved, replicated?)
+EXPECTED_TABLE = {
+    "dev-microservice:build-101": ("ignored", "-", "-", "no"),
+    "dev-microservice:build-102": ("ignored", "-", "-", "no"),
+    "dev-microservice:v1.0.0": ("promoted", "5", "0 B", "yes"),
+    "dev-microservice:v1.1.0": ("rejected", "-", "-", "no"),
+    "dev-microservice:v1.2.0": ("rejected", "-", "-", "no"),
+    "dev-microservice:v1.0.0 (delivered twice)": ("already-promoted", "-", "-", "yes"),
+    "dev-microservice:v1.3.0": ("promoted", "5", "0 B", "yes"),
+    "dev-microservice:v1.0.0 (rebuild)": ("conflict", "-", "-", "no"),
+}
+
+
+def demo_env(**extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "POWERTOOLS_"))}
+    env.pop("PYTHONPATH", None)  # the demo must find lambda_src on its own, as `make demo` runs it
+    return {**env, "PYTHONUNBUFFERED": "1", **extra}
+
+
+def final_table(stdout: str) -> dict[str, tuple[str, ...]]:
+    """The rows under `Final table`, keyed by image (columns are separated by two spaces or more)."""
+    lines = stdout.split("Final table\n", 1)[1].splitlines()
+    assert re.split(r"\s{2,}", lines[0].strip()) == [
+        "IMAGE",
+        "DIGEST",
+        "OUTCOME",
+        "MOUNTED",
+        "BYTES MOVED",
+        "REPLICATED",
+    ]
+    rows: dict[str, tuple[str, ...]] = {}
+    for line in lines[2:]:
+        if not line.strip():
+            break
+        image, digest, *rest = re.split(r"\s{2,}", line.strip())
+        assert re.fullmatch(r"[0-9a-f]{12}", digest), line
+        rows[image] = tuple(rest)
+    return rows
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_make_demo_plays_the_whole_scenario_and_every_expectation_holds() -> None:
+    started = time.monotonic()
+    done = subprocess.run(DEMO, cwd=ROOT, env=demo_env(), capture_output=True, text=True, timeout=90, check=False)
+    elapsed = time.monotonic() - started
+
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr
+    assert final_table(done.stdout) == EXPECTED_TABLE
+    assert re.search(r"RESULT: OK: all \d+ expectations of the scenario held", done.stdout)
+    assert "UNEXPECTED" not in done.stdout
+    # The steps are printed as they happen, with the replication rule from cdk.json
+    assert "PREFIX_MATCH 'prod-'" in done.stdout
+    assert "dev registry access log: 5 cross-repository mounts (201), 0 blob uploads" in done.stdout
+    assert "production registry (444455556666): prod-microservice\n" in done.stdout
+    assert elapsed < 60, f"the demo took {elapsed:.1f} s"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_demo_keep_leaves_the_registries_up_until_ctrl_c_then_removes_everything() -> None:
+    process = subprocess.Popen(
+        [*DEMO, "--keep"], cwd=ROOT, env=demo_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        seen: list[str] = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        output = "".join(seen)
+        assert "RESULT: OK" in output, output[-3000:]
+        dev_url = re.search(r"dev account \d+ registry:\s+(http://\S+)", output)
+        prod_url = re.search(r"production account \d+ registry:\s+(http://\S+)", output)
+        storage = re.search(r"storage: (\S+) ", output)
+        assert dev_url and prod_url and storage, output
+        assert f"skopeo inspect --tls-verify=false docker://{prod_url[1][7:]}/prod-microservice:v1.0.0" in output
+
+        # While it waits, both registries answer: production holds only prod-microservice
+        with urllib.request.urlopen(f"{prod_url[1]}/v2/_catalog", timeout=5) as response:
+            assert json.loads(response.read()) == {"repositories": ["prod-microservice"]}
+        assert images.list_tags(prod_url[1], "prod-microservice") == ["v1.0.0", "v1.3.0"]
+        assert "v1.2.0" in images.list_tags(dev_url[1], "dev-microservice")  # rejected: stays in dev
+
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+        assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+        assert not answers(f"{dev_url[1]}/v2/") and not answers(f"{prod_url[1]}/v2/")
+        assert not Path(storage[1]).exists()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.slow
+def test_demo_without_a_registry_binary_says_why_and_exits_2() -> None:
+    done = subprocess.run(
+        DEMO,
+        cwd=ROOT,
+        env=demo_env(REGISTRY_BIN="/nonexistent/registry"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert "demo: cannot run: cannot start the dev registry" in done.stderr
+    assert "REGISTRY_BIN" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_replication_copies_exactly_the_prefix_repositories_by_digest_with_their_tags(
+    fresh_registry: Callable[[], LocalRegistry],
+) -> None:
+    from devtools.replication import list_repositories, replicate
+
+    source, destination = fresh_registry(), fresh_registry()
+    shared = images.random_layers(2, 4096)
+    released = images.push_image(source.url, "prod-app", "v1", [*shared, b"one"])
+    images.put_manifest(source.url, "prod-app", "stable", released.manifest, released.media_type)
+    later = images.push_image(source.url, "prod-app", "v2", [*shared, b"two"])
+    longer = images.push_image(source.url, "prod-appx", "v1", [b"x"])  # PREFIX_MATCH prod- matches it too
+    images.push_image(source.url, "dev-app", "v1", [b"dev"])
+    images.push_image(source.url, "production-app", "v1", [b"no dash"])
+    images.push_image(destination.url, "prod-appx", "v1", [b"already released differently"])
+
+    report = replicate(source.url, destination.url, "prod-")
+
+    assert report.replicated_repositories == ["prod-app", "prod-appx"]
+    assert report.skipped_repositories == ["dev-app", "production-app"]
+    assert list_repositories(destination.url) == ["prod-app", "prod-appx"]
+    assert images.list_tags(destination.url, "prod-app") == ["stable", "v1", "v2"]
+    for tag, image in (("v1", released), ("stable", released), ("v2", later)):
+        status, _, body = images.get_manifest(destination.url, "prod-app", tag)
+        assert (status, body) == (200, image.manifest)  # byte-exact, same digest
+    # The destination tag that holds another digest is not moved: an error on that image only
+    [conflict] = report.errors
+    assert (conflict.repository, conflict.digest) == ("prod-appx", longer.digest)
+    assert images.get_manifest(destination.url, "prod-appx", "v1")[2] != longer.manifest
+    # Shared layers travel once; a second run finds everything already there
+    assert sum(image.result.blobs_skipped for image in report.images if image.result) >= len(shared)
+    again = replicate(source.url, destination.url, "prod-")
+    assert not again.new_images and len(again.errors) == 1
