@@ -7,6 +7,7 @@ from constructs import Construct
 
 from infra.config import DeployConfig
 from infra.delivery import invoke_promoter
+from infra.triggers import repository_matchers
 
 TEST_RESULT_SOURCE = "ecr-promoter"
 TEST_RESULT_DETAIL_TYPE = "Image Test Result"
@@ -33,7 +34,9 @@ class CiResultsBus(Construct):
             "TestResult",
             event_bus=self.bus,
             event_pattern=aws_events.EventPattern(
-                source=[TEST_RESULT_SOURCE], detail_type=[TEST_RESULT_DETAIL_TYPE]
+                source=[TEST_RESULT_SOURCE],
+                detail_type=[TEST_RESULT_DETAIL_TYPE],
+                detail={"repository-name": repository_matchers(config.policy.source_patterns)},
             ),
             description="ecr-promoter: TestResult",
         )

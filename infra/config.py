@@ -64,7 +64,7 @@ RepositoryPrefix = Annotated[str, AfterValidator(_repository_prefix)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class AccountRegion(_Strict):
@@ -109,9 +109,14 @@ class DeployConfig(_Strict):
         )
 
     @property
-    def concrete_target_repositories(self) -> tuple[str, ...]:
+    def named_sources(self) -> tuple[str, ...]:
+        """Source repositories the policy names outright (no glob), in policy order."""
+        return _named(self.policy.source_patterns)
+
+    @property
+    def named_targets(self) -> tuple[str, ...]:
         """Target repositories the policy names outright (no `{name}`), in policy order."""
-        return tuple(pattern for pattern in self.policy.target_patterns if "*" not in pattern)
+        return _named(self.policy.target_patterns)
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> DeployConfig:
@@ -155,9 +160,13 @@ class DeployConfig(_Strict):
                 )
 
 
+def _named(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(pattern for pattern in patterns if "*" not in pattern)
+
+
 def _decoded(key: str, value: Any) -> Any:
     """Structured values may come as JSON text (`cdk synth -c source='{...}'`)."""
-    if not isinstance(value, str) or key not in {*_STRUCTURED_KEYS, "promotion_policy"}:
+    if not isinstance(value, str):
         return value
     try:
         return json.loads(value)

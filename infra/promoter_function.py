@@ -18,7 +18,9 @@ METRICS_NAMESPACE = "EcrPromoter"
 
 
 class PromoterFunction(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, ledger: aws_dynamodb.ITable) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeployConfig, ledger: aws_dynamodb.ITable
+    ) -> None:
         super().__init__(scope, construct_id)
         self.role = aws_iam.Role(
             self,

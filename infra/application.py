@@ -1,0 +1,32 @@
+"""Compose the CDK app: validated config → source and destination stacks, checked by cdk-nag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import App, Tags
+
+from infra.config import DeployConfig
+from infra.destination_stack import DestinationStack
+from infra.nag import check_with_nag
+from infra.source_stack import SourceStack
+
+SOURCE_STACK = "EcrPromoterSource"
+DESTINATION_STACK = "EcrPromoterDestination"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    config: DeployConfig
+    source: SourceStack
+    destination: DestinationStack
+
+
+def build(app: App) -> Deployment:
+    """Add both stacks to `app`; raise ConfigError/PolicyError before creating anything when cdk.json is wrong."""
+    config = DeployConfig.from_context(app.node.try_get_context)
+    source = SourceStack(app, SOURCE_STACK, config=config)
+    destination = DestinationStack(app, DESTINATION_STACK, config=config)
+    Tags.of(app).add("project", "ecr-promoter")
+    check_with_nag(app)
+    return Deployment(config=config, source=source, destination=destination)

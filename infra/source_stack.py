@@ -1,0 +1,56 @@
+"""Source account (dev): the promoter, what triggers it, its ledger and alarms, and the replication rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Environment, Stack
+from constructs import Construct
+
+from infra.alarms import PromoterAlarms
+from infra.blob_mounting import BlobMountingSetting
+from infra.ci_results_bus import CiResultsBus
+from infra.config import DeployConfig
+from infra.ledger import LedgerTable
+from infra.promoter_function import PromoterFunction
+from infra.replication import ReplicationRule
+from infra.repositories import ImageRepositories
+from infra.triggers import PromotionTriggers
+
+
+class SourceStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, **kwargs: Any) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            env=Environment(account=config.source.account, region=config.source.region),
+            description="ecr-promoter: gated promotion into replicated repositories (source account)",
+            **kwargs,
+        )
+        ledger = LedgerTable(self, "Ledger")
+        promoter = PromoterFunction(self, "Promoter", config=config, ledger=ledger.table)
+        triggers = PromotionTriggers(self, "Triggers", config=config, function=promoter.function)
+        results = CiResultsBus(self, "CiResults", config=config, function=promoter.function)
+        PromoterAlarms(
+            self,
+            "Alarms",
+            function=promoter.function,
+            queues=[promoter.failure_queue, *triggers.dead_letter_queues, results.dead_letter_queue],
+            alarm_email=config.alarm_email,
+        )
+        ReplicationRule(self, "Replication", prefix=config.replication_prefix, destination=config.destination)
+        BlobMountingSetting(self, "BlobMounting")
+        if config.create_reference_repositories:
+            # The scenario's two repositories; the promoter writes into existing targets, it never creates one.
+            ImageRepositories(
+                self,
+                "ReferenceRepositories",
+                mutable=config.named_sources,
+                immutable=config.named_targets,
+            )
+
+        # What the operator CLI (`python -m promoter … `) reads from the stack.
+        CfnOutput(self, "PromoterFunctionName", value=promoter.function.function_name)
+        CfnOutput(self, "TestResultBusName", value=results.bus.event_bus_name)
+        CfnOutput(self, "LedgerTableName", value=ledger.table.table_name)
+        CfnOutput(self, "FailureQueueUrl", value=promoter.failure_queue.queue_url)

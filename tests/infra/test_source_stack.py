@@ -1,0 +1,334 @@
+"""The source (dev account) stack as synthesized from cdk.json: key properties, not resource counts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from infra.application import SOURCE_STACK
+from infra.permissions import ECR_READ_ACTIONS, ECR_WRITE_ACTIONS, LEDGER_ACTIONS
+from infra.promoter_function import HANDLER
+from promoter.policy import load_policy
+from tests.infra.helpers import Synthesized, Template, as_list, function_named, only, ref_of, resources, role_statements
+
+SOURCE_REPO = "arn:aws:ecr:us-west-2:111122223333:repository/dev-microservice"
+TARGET_REPO = "arn:aws:ecr:us-west-2:111122223333:repository/prod-microservice"
+WRITE_ONLY = {"ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}
+# The only actions that may have `*` as resource: they support no resource-level permissions.
+UNSCOPABLE = {"ecr:GetAuthorizationToken", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+@pytest.fixture(scope="module")
+def template(scenario: Synthesized) -> Template:
+    return scenario.source
+
+
+@pytest.fixture(scope="module")
+def promoter(template: Template) -> tuple[str, Any]:
+    return function_named(template, HANDLER)
+
+
+def failure_queue(template: Template) -> str | None:
+    return ref_of(only(template, "AWS::Lambda::EventInvokeConfig")[1]["DestinationConfig"]["OnFailure"]["Destination"])
+
+
+def rule_with(template: Template, source: str) -> tuple[str, Any]:
+    return only(
+        template, "AWS::Events::Rule", lambda body: source in json.dumps(body["Properties"].get("EventPattern"))
+    )
+
+
+def test_stack_targets_the_source_account(scenario: Synthesized) -> None:
+    assert scenario.manifest["artifacts"][SOURCE_STACK]["environment"] == "aws://111122223333/us-west-2"
+
+
+def test_function_runtime_code_and_limits(promoter: tuple[str, Any]) -> None:
+    _, props = promoter
+    assert props["Runtime"] == "python3.14"
+    assert props["Architectures"] == ["arm64"]
+    assert props["MemorySize"] == 512
+    assert props["Timeout"] == 300
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    (layer,) = props["Layers"]
+    assert layer.startswith("arn:aws:lambda:us-west-2:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:")
+
+
+def test_function_asset_is_lambda_src_without_bytecode(scenario: Synthesized, promoter: tuple[str, Any]) -> None:
+    asset = scenario.outdir / f"asset.{promoter[1]['Code']['S3Key'].removesuffix('.zip')}"
+    assert (asset / "promoter" / "policy.py").is_file()
+    assert not list(asset.rglob("__pycache__"))
+
+
+def test_function_environment(scenario: Synthesized, template: Template, promoter: tuple[str, Any]) -> None:
+    env = promoter[1]["Environment"]["Variables"]
+    assert set(env) == {
+        "PROMOTION_POLICY",
+        "LEDGER_TABLE",
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_LOG_LEVEL",
+    }  # no REGISTRY_ENDPOINT: in AWS the promoter talks to this account's ECR
+    assert env["PROMOTION_POLICY"] == json.dumps(scenario.context["promotion_policy"], separators=(",", ":"))
+    assert load_policy(env["PROMOTION_POLICY"]).source_patterns == ("dev-microservice",)
+    assert ref_of(env["LEDGER_TABLE"]) == only(template, "AWS::DynamoDB::Table")[0]
+    assert env["POWERTOOLS_SERVICE_NAME"] == "ecr-promoter"
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "EcrPromoter"
+    assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+
+
+def test_function_logs_to_its_own_group_with_retention(template: Template, promoter: tuple[str, Any]) -> None:
+    group = ref_of(promoter[1]["LoggingConfig"]["LogGroup"])
+    assert template["Resources"][group]["Properties"]["RetentionInDays"] > 0
+
+
+def test_async_invocations_retry_then_land_in_an_encrypted_queue(template: Template, promoter: tuple[str, Any]) -> None:
+    _, config = only(template, "AWS::Lambda::EventInvokeConfig")
+    assert ref_of(config["FunctionName"]) == promoter[0]
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["MaximumEventAgeInSeconds"] == 6 * 3600
+    queue = ref_of(config["DestinationConfig"]["OnFailure"]["Destination"])
+    assert_secure_queue(template, queue)
+
+
+def assert_secure_queue(template: Template, queue: str | None) -> None:
+    assert queue is not None
+    assert template["Resources"][queue]["Properties"]["SqsManagedSseEnabled"] is True
+    statements = [
+        statement
+        for body in resources(template, "AWS::SQS::QueuePolicy").values()
+        if queue in [ref_of(q) for q in body["Properties"]["Queues"]]
+        for statement in body["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert any(
+        statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for statement in statements
+    ), f"{queue} does not enforce TLS"
+
+
+# ---- IAM -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def statements(template: Template, promoter: tuple[str, Any]) -> list[dict[str, Any]]:
+    role = ref_of(promoter[1]["Role"])
+    assert role is not None
+    assert "ManagedPolicyArns" not in template["Resources"][role]["Properties"]
+    return role_statements(template, role)
+
+
+def granted(statements: list[dict[str, Any]], action: str) -> list[Any]:
+    return [resource for s in statements if action in as_list(s["Action"]) for resource in as_list(s["Resource"])]
+
+
+def test_no_wildcard_actions(statements: list[dict[str, Any]]) -> None:
+    actions = [action for s in statements for action in as_list(s["Action"])]
+    assert all("*" not in action for action in actions), actions
+    assert all(s["Effect"] == "Allow" for s in statements)
+
+
+def test_ecr_reads_only_sources_and_writes_only_targets(statements: list[dict[str, Any]]) -> None:
+    for action in WRITE_ONLY:
+        assert granted(statements, action) == [TARGET_REPO], action
+    for action in set(ECR_READ_ACTIONS) - set(ECR_WRITE_ACTIONS):
+        assert granted(statements, action) == [SOURCE_REPO], action
+    for action in set(ECR_READ_ACTIONS) & set(ECR_WRITE_ACTIONS):
+        assert sorted(granted(statements, action)) == sorted([SOURCE_REPO, TARGET_REPO]), action
+    assert granted(statements, "ecr:GetAuthorizationToken") == ["*"]
+    ecr_actions = {a for s in statements for a in as_list(s["Action"]) if a.startswith("ecr:")}
+    assert ecr_actions == {*ECR_READ_ACTIONS, *ECR_WRITE_ACTIONS, "ecr:GetAuthorizationToken"}
+
+
+def test_star_resources_only_for_actions_without_resource_types(statements: list[dict[str, Any]]) -> None:
+    for statement in statements:
+        if "*" in as_list(statement["Resource"]):
+            assert set(as_list(statement["Action"])) <= UNSCOPABLE, statement
+
+
+def test_dynamodb_only_on_the_ledger(template: Template, statements: list[dict[str, Any]]) -> None:
+    table = only(template, "AWS::DynamoDB::Table")[0]
+    dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+    assert {a for s in dynamo for a in as_list(s["Action"])} == set(LEDGER_ACTIONS)
+    assert all([ref_of(r) for r in as_list(s["Resource"])] == [table] for s in dynamo)
+
+
+def test_other_grants_are_scoped(
+    template: Template, promoter: tuple[str, Any], statements: list[dict[str, Any]]
+) -> None:
+    assert granted(statements, "codepipeline:GetPipelineExecution") == ["arn:aws:codepipeline:us-west-2:111122223333:*"]
+    assert [ref_of(r) for r in granted(statements, "sqs:SendMessage")] == [failure_queue(template)]
+    log_group = ref_of(promoter[1]["LoggingConfig"]["LogGroup"])
+    assert [ref_of(r) for r in granted(statements, "logs:PutLogEvents")] == [log_group]
+
+
+# ---- triggers --------------------------------------------------------------------------
+
+
+def test_push_rule_matches_successful_pushes_to_source_repositories(template: Template) -> None:
+    _, rule = rule_with(template, "ECR Image Action")
+    assert rule["EventPattern"] == {
+        "source": ["aws.ecr"],
+        "detail-type": ["ECR Image Action"],
+        "detail": {"action-type": ["PUSH"], "result": ["SUCCESS"], "repository-name": ["dev-microservice"]},
+    }
+
+
+def test_scan_rule_matches_completed_scans_of_source_repositories(template: Template) -> None:
+    _, rule = rule_with(template, "ECR Image Scan")
+    assert rule["EventPattern"] == {
+        "source": ["aws.ecr"],
+        "detail-type": ["ECR Image Scan"],
+        "detail": {"scan-status": ["COMPLETE"], "repository-name": ["dev-microservice"]},
+    }
+
+
+def test_pipeline_and_build_success_rules(template: Template) -> None:
+    assert rule_with(template, "aws.codepipeline")[1]["EventPattern"] == {
+        "source": ["aws.codepipeline"],
+        "detail-type": ["CodePipeline Pipeline Execution State Change"],
+        "detail": {"state": ["SUCCEEDED"]},
+    }
+    assert rule_with(template, "aws.codebuild")[1]["EventPattern"] == {
+        "source": ["aws.codebuild"],
+        "detail-type": ["CodeBuild Build State Change"],
+        "detail": {"build-status": ["SUCCEEDED"]},
+    }
+
+
+def test_reconcile_schedule_sends_the_reconcile_action(template: Template) -> None:
+    _, rule = only(template, "AWS::Events::Rule", lambda body: "ScheduleExpression" in body["Properties"])
+    assert rule["ScheduleExpression"] == "rate(15 minutes)"
+    (target,) = rule["Targets"]
+    assert json.loads(target["Input"]) == {"action": "reconcile"}
+
+
+def test_every_rule_target_retries_and_has_its_own_encrypted_dead_letter_queue(
+    template: Template, promoter: tuple[str, Any]
+) -> None:
+    queues = []
+    for rule in resources(template, "AWS::Events::Rule").values():
+        (target,) = rule["Properties"]["Targets"]
+        assert ref_of(target["Arn"]) == promoter[0]
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+        assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] > 0
+        queue = ref_of(target["DeadLetterConfig"]["Arn"])
+        assert_secure_queue(template, queue)
+        queues.append(queue)
+    assert len(set(queues)) == len(queues) == len(resources(template, "AWS::Events::Rule"))
+
+
+def test_test_results_arrive_on_a_dedicated_bus_only_ci_principals_may_write(
+    scenario: Synthesized, template: Template
+) -> None:
+    bus, _ = only(template, "AWS::Events::EventBus")
+    _, rule = rule_with(template, "Image Test Result")
+    assert ref_of(rule["EventBusName"]) == bus
+    assert rule["EventPattern"] == {
+        "source": ["ecr-promoter"],
+        "detail-type": ["Image Test Result"],
+        "detail": {"repository-name": ["dev-microservice"]},
+    }
+    policies = [p for p in resources(template, "AWS::Events::EventBusPolicy").values()]
+    statements = [p["Properties"]["Statement"] for p in policies if ref_of(p["Properties"]["EventBusName"]) == bus]
+    assert statements and all(s["Effect"] == "Allow" for s in statements)
+    assert {a for s in statements for a in as_list(s["Action"])} == {"events:PutEvents"}
+    principals = {p for s in statements for p in as_list(s["Principal"]["AWS"])}
+    assert principals == set(scenario.context["ci_principals"])
+    assert all(ref_of(s["Resource"]) == bus for s in statements)
+
+
+def test_default_bus_is_left_alone(template: Template) -> None:
+    for rule in resources(template, "AWS::Events::Rule").values():
+        if "Image Test Result" not in json.dumps(rule["Properties"]):
+            assert "EventBusName" not in rule["Properties"]
+
+
+# ---- ledger, alarms, registry ----------------------------------------------------------
+
+
+def test_ledger_table(template: Template) -> None:
+    _, table = only(template, "AWS::DynamoDB::Table")
+    assert table["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert {(a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]} == {
+        ("pk", "S"),
+        ("sk", "S"),
+    }
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_alarms_notify_an_encrypted_tls_only_topic(template: Template, promoter: tuple[str, Any]) -> None:
+    topic, props = only(template, "AWS::SNS::Topic")
+    assert ref_of(props["KmsMasterKeyId"]) in resources(template, "AWS::KMS::Key")
+    _, policy = only(template, "AWS::SNS::TopicPolicy")
+    assert any(
+        s["Effect"] == "Deny" and "aws:SecureTransport" in json.dumps(s) for s in policy["PolicyDocument"]["Statement"]
+    )
+    alarms = [body["Properties"] for body in resources(template, "AWS::CloudWatch::Alarm").values()]
+    assert all([ref_of(action) for action in alarm["AlarmActions"]] == [topic] for alarm in alarms)
+
+    def alarm_on(metric: str, namespace: str) -> list[dict[str, Any]]:
+        return [a for a in alarms if a["MetricName"] == metric and a["Namespace"] == namespace]
+
+    (errors,) = alarm_on("Errors", "AWS/Lambda")
+    assert ref_of(errors["Dimensions"][0]["Value"]) == promoter[0]
+    (conflict,) = alarm_on("Conflict", "EcrPromoter")
+    assert conflict["Dimensions"] == [{"Name": "service", "Value": "ecr-promoter"}]
+    watched = {ref_of(a["Dimensions"][0]["Value"]) for a in alarm_on("ApproximateNumberOfMessagesVisible", "AWS/SQS")}
+    assert failure_queue(template) in watched
+    assert watched == set(resources(template, "AWS::SQS::Queue"))  # every dead-letter queue too
+
+
+def test_no_email_subscription_unless_configured(template: Template) -> None:
+    assert not resources(template, "AWS::SNS::Subscription")
+
+
+def test_replication_rule_ships_only_the_prefix_to_the_destination(template: Template) -> None:
+    _, props = only(template, "AWS::ECR::ReplicationConfiguration")
+    assert props["ReplicationConfiguration"] == {
+        "Rules": [
+            {
+                "Destinations": [{"Region": "us-west-2", "RegistryId": "444455556666"}],
+                "RepositoryFilters": [{"Filter": "prod-", "FilterType": "PREFIX_MATCH"}],
+            }
+        ]
+    }
+
+
+def test_blob_mounting_enabled_by_custom_resource_and_disabled_on_delete(template: Template) -> None:
+    _, props = only(template, "Custom::AWS")
+    calls = {phase: json.loads(props[phase]) for phase in ("Create", "Update", "Delete")}
+    for phase, value in (("Create", "ENABLED"), ("Update", "ENABLED"), ("Delete", "DISABLED")):
+        assert calls[phase]["service"] == "ECR"
+        assert calls[phase]["action"] == "putAccountSetting"
+        assert calls[phase]["parameters"] == {"name": "BLOB_MOUNTING", "value": value}
+    (policy,) = [
+        body["Properties"]["PolicyDocument"]["Statement"]
+        for body in resources(template, "AWS::IAM::Policy").values()
+        if "ecr:PutAccountSetting" in json.dumps(body)
+    ]
+    assert {action for statement in policy for action in as_list(statement["Action"])} == {"ecr:PutAccountSetting"}
+
+
+def test_reference_repositories(template: Template) -> None:
+    repos = {
+        body["Properties"]["RepositoryName"]: body["Properties"]
+        for body in resources(template, "AWS::ECR::Repository").values()
+    }
+    assert set(repos) == {"dev-microservice", "prod-microservice"}
+    assert all(repo["ImageScanningConfiguration"] == {"ScanOnPush": True} for repo in repos.values())
+    assert repos["prod-microservice"]["ImageTagMutability"] == "IMMUTABLE"
+    assert repos["dev-microservice"]["ImageTagMutability"] == "MUTABLE"
+
+
+def test_outputs_for_the_operator_cli(template: Template, promoter: tuple[str, Any]) -> None:
+    outputs = template["Outputs"]
+    assert ref_of(outputs["PromoterFunctionName"]["Value"]) == promoter[0]
+    assert ref_of(outputs["TestResultBusName"]["Value"]) == only(template, "AWS::Events::EventBus")[0]
+    assert ref_of(outputs["LedgerTableName"]["Value"]) == only(template, "AWS::DynamoDB::Table")[0]
+    assert ref_of(outputs["FailureQueueUrl"]["Value"]) == failure_queue(template)
