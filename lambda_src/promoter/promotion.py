@@ -16,13 +16,13 @@ from promoter import gates
 from promoter.events import (
     Command,
     ImagePushed,
+    ImageTestResult,
     ManualPromote,
     NotActionable,
     PipelineSucceeded,
     Reconcile,
     ScanCompleted,
     StatusQuery,
-    ImageTestResult,
 )
 from promoter.gates import Evidence, ScanEvidence, SuiteResult
 from promoter.images import ImageStore

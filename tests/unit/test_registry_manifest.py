@@ -57,8 +57,14 @@ def test_schema1_manifests_are_refused_as_unsupported() -> None:
 
 def test_subject_and_artifact_type_are_read() -> None:
     subject = {"mediaType": OCI_MANIFEST, "size": 5, "digest": "sha256:" + "e" * 64}
-    document = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/x.sig", "config": CONFIG,
-                "layers": [], "subject": subject}  # fmt: skip
+    document = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": "application/x.sig",
+        "config": CONFIG,
+        "layers": [],
+        "subject": subject,
+    }
     manifest = Manifest.from_bytes(json.dumps(document).encode(), OCI_MANIFEST)
     assert manifest.subject is not None and manifest.subject.digest == subject["digest"]
     assert manifest.artifact_type == "application/x.sig"

@@ -21,7 +21,7 @@ from .errors import AuthenticationFailed, TransientRegistryError
 
 # (method, url, headers) -> (status, body); supplied by the client so token requests share its pool.
 TokenFetcher = Callable[[str, dict[str, str]], tuple[int, bytes]]
-EcrClientFactory = Callable[[str], Any]
+EcrClientFactory = Callable[[], Any]  # () -> a boto3 ECR client (for the registry's region)
 
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 _THROTTLING_CODES = frozenset({"ThrottlingException", "ServerException", "RequestLimitExceeded", "Throttling"})
@@ -32,8 +32,10 @@ def parse_challenge(header: str | None) -> tuple[str, dict[str, str]] | None:
     if not header:
         return None
     scheme, _, rest = header.strip().partition(" ")
-    params = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3) for m in
-              _CHALLENGE_PARAM.finditer(rest)}  # fmt: skip
+    params = {
+        m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+        for m in _CHALLENGE_PARAM.finditer(rest)
+    }
     return scheme.lower(), params
 
 
@@ -125,7 +127,7 @@ class ChallengeAuth:
         return token
 
 
-def _default_ecr_client_factory(region: str) -> Any:
+def _boto3_ecr_client(region: str) -> Any:
     import boto3  # noqa: PLC0415 - only ECR hosts need boto3; loopback copies must not pay for it
 
     return boto3.client("ecr", region_name=region)
@@ -144,7 +146,7 @@ class EcrAuth:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.region = region
-        self._factory = client_factory or _default_ecr_client_factory
+        self._factory: EcrClientFactory = client_factory or (lambda: _boto3_ecr_client(region))
         self._client: Any = None
         self._refresh_margin = refresh_margin
         self._clock = clock
@@ -168,7 +170,7 @@ class EcrAuth:
 
     def _refresh(self) -> None:
         if self._client is None:
-            self._client = self._factory(self.region)
+            self._client = self._factory()
         try:
             response = self._client.get_authorization_token()
         except Exception as error:  # botocore is imported lazily; classify by its error code, not its type
