@@ -60,6 +60,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         command = parse_event(event, request_id=context.aws_request_id)
     except InvalidEvent as error:
         logger.warning("unreadable input, nothing written", extra={"reason": str(error)})
+        metrics.add_metric(name="InvalidInput", unit=MetricUnit.Count, value=1)
         return {"decisions": [], "error": str(error)}
     report = promote(command, _services(_account_of(context)))
     _record_metrics(report)
