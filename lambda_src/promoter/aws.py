@@ -15,6 +15,7 @@ from promoter.gates import ScanEvidence
 from promoter.images import OciImageStore
 from promoter.registry import RegistryClient
 
+_PIPELINE_MISSING = {"PipelineNotFoundException", "PipelineExecutionNotFoundException"}
 _MISSING = {"ImageNotFoundException", "RepositoryNotFoundException", "ScanNotFoundException"}
 # ECR basic scanning reports COMPLETE; enhanced scanning (Amazon Inspector) keeps the image ACTIVE.
 _SCANNED = {"COMPLETE", "ACTIVE"}
@@ -69,6 +70,14 @@ class PipelineRevisions:
         self._codepipeline = codepipeline
 
     def revisions(self, pipeline: str, execution_id: str) -> tuple[str, ...]:
-        execution = self._codepipeline.get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution_id)
+        """The run's revisions; empty when the pipeline or execution no longer exists (nothing to retry)."""
+        try:
+            execution = self._codepipeline.get_pipeline_execution(
+                pipelineName=pipeline, pipelineExecutionId=execution_id
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _PIPELINE_MISSING:
+                return ()
+            raise
         artifacts = execution.get("pipelineExecution", {}).get("artifactRevisions", [])
         return tuple(dict.fromkeys(str(a["revisionId"]) for a in artifacts if a.get("revisionId")))

@@ -162,6 +162,8 @@ def load_policy(raw: str | bytes | Mapping[str, Any]) -> Policy:
     if isinstance(raw, str | bytes):
         try:
             raw = json.loads(raw)
+        except UnicodeDecodeError:
+            raise PolicyError("policy is not UTF-8 text") from None
         except json.JSONDecodeError as error:
             raise PolicyError(f"policy is not valid JSON: {error}") from None
     if not isinstance(raw, Mapping):

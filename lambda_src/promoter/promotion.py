@@ -202,13 +202,16 @@ class _Promoter:
                 "conflict",
                 (f"{target}:{conflict.tag} holds {conflict.existing_digest}, not {digest}: never overwritten",),
             )
+        if result.already_present:
+            # Someone else wrote it (a concurrent duplicate, or an earlier run): they claim the promotion.
+            return outcome("already-promoted", (f"{target} already holds {digest}", *verdict.reasons))
         claimed = [
             self.ledger.claim_promotion(
                 repository, digest, target=target, tag=tag, rule=rule.name, event_id=trigger.event_id, at=trigger.at
             )
             for tag in promotable
         ]
-        if result.already_present or not any(claimed):
+        if not any(claimed):
             return outcome("already-promoted", (f"{target} already holds {digest}", *verdict.reasons))
         latency = (self.clock() - candidate.pushed_at).total_seconds() if candidate.pushed_at else None
         return outcome(

@@ -107,3 +107,11 @@ def test_pipeline_revisions_come_from_the_execution_artifacts() -> None:
         )
 
         assert PipelineRevisions(client).revisions("app", "e-1") == ("4f1c2d3e4b5a69788796a5b4c3d2e1f0a9b8c7d6",)
+
+
+def test_a_vanished_pipeline_execution_has_no_revisions_rather_than_failing() -> None:
+    client = boto3.client("codepipeline", region_name="us-west-2", aws_access_key_id="a", aws_secret_access_key="b")
+    with Stubber(client) as stubber:
+        stubber.add_client_error("get_pipeline_execution", service_error_code="PipelineNotFoundException")
+
+        assert PipelineRevisions(client).revisions("gone", "e-1") == ()

@@ -36,6 +36,7 @@ from .reference import is_digest, validate_reference, validate_repository_name, 
 
 log = logging.getLogger("promoter.registry")
 
+_BLOB_UNKNOWN_RETRIES = 4
 CHUNK_SIZE = 1024 * 1024
 _COSIGN_SUFFIXES = (".sig", ".att", ".sbom")
 
@@ -253,7 +254,7 @@ class _Copier:
     def _put(self, manifest: Manifest, reference: str) -> PutManifestResult | None:
         """PUT under a digest or tag; None when an immutable target refused a tag that already holds it."""
         try:
-            result = self.target.put_manifest(self.dst, reference, manifest)
+            result = self._put_confirmed(manifest, reference)
         except RegistryError as error:
             if error.status == 400 and "TAG_INVALID" in error.codes and not is_digest(reference):
                 # An immutable repository refusing to move a tag (ECR): someone tagged it meanwhile.
@@ -266,6 +267,21 @@ class _Copier:
         with self.stats.lock:
             self.stats.written.add(manifest.digest)
         return result
+
+    def _put_confirmed(self, manifest: Manifest, reference: str) -> PutManifestResult:
+        """PUT a manifest whose blobs were all confirmed in the target. A blob-unknown answer then comes
+        from concurrent copies of the same blobs (duplicate deliveries mounting at once: the registry
+        rewrites its repository links), so it is retried briefly rather than failed."""
+        for attempt in range(_BLOB_UNKNOWN_RETRIES):
+            try:
+                return self.target.put_manifest(self.dst, reference, manifest)
+            except RegistryError as error:
+                if error.status != 400 or "MANIFEST_BLOB_UNKNOWN" not in error.codes:
+                    raise
+                if attempt == _BLOB_UNKNOWN_RETRIES - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _put_levels(self, levels: Sequence[list[Manifest]]) -> None:
         for level in reversed(levels):
