@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import boto3
@@ -36,7 +37,8 @@ def test_concurrent_duplicates_promote_once_and_never_error(registry: LocalRegis
             "AWS_DEFAULT_REGION": "us-west-2",
             "AWS_REGION": "us-west-2",
             "AWS_ENDPOINT_URL": endpoint,
-            "LEDGER_TABLE": TABLE,
+            # moto servers in one process share their state: every run gets its own table
+            "LEDGER_TABLE": f"{TABLE}-{uuid.uuid4().hex[:8]}",
             "REGISTRY_ENDPOINT": registry.url,
             "POWERTOOLS_TRACE_DISABLED": "1",
             "POWERTOOLS_METRICS_NAMESPACE": "EcrPromoterTest",
@@ -46,7 +48,7 @@ def test_concurrent_duplicates_promote_once_and_never_error(registry: LocalRegis
         dynamodb = boto3.client(
             "dynamodb", region_name="us-west-2", endpoint_url=endpoint, aws_access_key_id="t", aws_secret_access_key="t"
         )
-        create_ledger_table(dynamodb)
+        create_ledger_table(dynamodb, env["LEDGER_TABLE"])
         dev, prod = repo_name("dev"), repo_name("prod")
         env["PROMOTION_POLICY"] = json.dumps({"rules": [{"name": "r", "source": dev, "target": prod}]})
         image = images.push_image(registry.url, dev, "v1", images.random_layers(4, 64 * 1024))
@@ -81,7 +83,7 @@ def test_concurrent_duplicates_promote_once_and_never_error(registry: LocalRegis
         # Then exactly one promoted, the rest already-promoted, and one decision recorded
         outcomes = sorted(result["decisions"][0]["outcome"] for result in results)
         assert outcomes == ["already-promoted"] * (PROCESSES - 1) + ["promoted"]
-        items = dynamodb.scan(TableName=TABLE)["Items"]
+        items = dynamodb.scan(TableName=env["LEDGER_TABLE"])["Items"]
         assert len([item for item in items if item["sk"]["S"].startswith("PROMOTED#")]) == 1
         assert len([item for item in items if item["sk"]["S"].startswith("DECISION#")]) == 1
         assert images.get_manifest(registry.url, prod, "v1")[2] == image.manifest
