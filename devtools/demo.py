@@ -31,7 +31,6 @@ import sys
 import tarfile
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from typing import Any
 
 from devtools import images
 from devtools.eventfactory import ci_result_event, push_event, scan_event
+from devtools.lambda_local import FakeContext, create_ledger_table
 from devtools.localregistry import LocalRegistry, RegistryUnavailable, start_registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -307,33 +307,6 @@ def digest_of(registry_url: str, repository: str, reference: str) -> str | None:
 # ---------------------------------------------------------------------------------------------- the function
 
 
-@dataclass
-class FakeContext:
-    """The attributes of a Lambda context that Powertools and the handler read."""
-
-    invoked_function_arn: str
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_name: str = FUNCTION_NAME
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    log_group_name: str = f"/aws/lambda/{FUNCTION_NAME}"
-    log_stream_name: str = "demo"
-
-
-def create_ledger_table(region: str) -> None:
-    import boto3  # noqa: PLC0415 - imported inside mock_aws, after the fake credentials are set
-
-    boto3.client("dynamodb", region_name=region).create_table(
-        TableName=LEDGER_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 # ---------------------------------------------------------------------------------------------- the run
 
 
@@ -401,7 +374,9 @@ class Demo:
         """Deliver one event to the handler, print its decision, check the outcome."""
         arn = f"arn:aws:lambda:{self.scenario.region}:{self.scenario.source_account}:function:{FUNCTION_NAME}"
         try:
-            response = self.handler(event, FakeContext(invoked_function_arn=arn))
+            response = self.handler(
+                event, FakeContext(function_name=FUNCTION_NAME, invoked_function_arn=arn, log_stream_name="demo")
+            )
         except Exception as error:
             say(f"   {label:<44} -> ERROR")
             self.expect(False, f"{label}: the handler raised {type(error).__name__}: {error}")
@@ -685,7 +660,9 @@ def run_demo(args: argparse.Namespace, stack: ExitStack) -> int:
     from moto import mock_aws  # noqa: PLC0415 - after the fake credentials are in the environment
 
     stack.enter_context(mock_aws())
-    create_ledger_table(scenario.region)
+    import boto3  # noqa: PLC0415 - imported inside mock_aws, after the fake credentials are set
+
+    create_ledger_table(boto3.client("dynamodb", region_name=scenario.region), LEDGER_TABLE)
     from promoter import handler  # noqa: PLC0415 - reads its environment at import
 
     handler._services.cache_clear()

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from devtools.faultproxy import FaultProxy
 from devtools.localregistry import LocalRegistry, start_registry
 
 pytest_plugins = ["tests.integration.promotion_support"]
@@ -49,3 +50,18 @@ def repo_name() -> Callable[[str], str]:
         return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
     return make
+
+
+@pytest.fixture
+def fault_proxy() -> Iterator[Callable[[LocalRegistry], FaultProxy]]:
+    """Factory: a FaultProxy in front of a registry; stopped after the test."""
+    started: list[FaultProxy] = []
+
+    def make(upstream: LocalRegistry) -> FaultProxy:
+        proxy = FaultProxy(upstream.url).start()
+        started.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in started:
+        proxy.stop()

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 import pytest
 
-from devtools.faultproxy import FaultProxy
-from devtools.localregistry import LocalRegistry
 from promoter.registry import RetryPolicy
 
 
@@ -16,21 +12,6 @@ class RecordedSleeps(list[float]):
 
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
-
-
-@pytest.fixture
-def fault_proxy() -> Iterator[Callable[[LocalRegistry], FaultProxy]]:
-    """Factory: a FaultProxy in front of a registry; stopped after the test."""
-    started: list[FaultProxy] = []
-
-    def make(upstream: LocalRegistry) -> FaultProxy:
-        proxy = FaultProxy(upstream.url).start()
-        started.append(proxy)
-        return proxy
-
-    yield make
-    for proxy in started:
-        proxy.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -13,34 +13,9 @@ import pytest
 from moto import mock_aws
 
 from devtools import images
+from devtools.lambda_local import LEDGER_TABLE as TABLE
+from devtools.lambda_local import FakeContext, create_ledger_table
 from devtools.localregistry import LocalRegistry
-
-TABLE = "ecr-promoter-ledger"
-
-
-@dataclass
-class FakeContext:
-    """The attributes of a Lambda context that Powertools and the handler read."""
-
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_name: str = "ecr-promoter"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-west-2:111122223333:function:ecr-promoter"
-    log_group_name: str = "/aws/lambda/ecr-promoter"
-    log_stream_name: str = "local"
-
-
-def create_ledger_table(client: Any, name: str = TABLE) -> None:
-    client.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 @dataclass

@@ -4,13 +4,11 @@ those retries, and the synthesized CDK templates (shared with tests/infra throug
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 
-from devtools.faultproxy import FaultProxy
-from devtools.localregistry import LocalRegistry
 from promoter import cli
 from promoter.registry import RegistryClient, RetryPolicy
 from tests.infra.conftest import _synth_once
@@ -29,21 +27,6 @@ def fast_policy() -> RetryPolicy:
         read_timeout=0.3,
         sleep=lambda _: None,
     )
-
-
-@pytest.fixture
-def fault_proxy() -> Iterator[Callable[[LocalRegistry], FaultProxy]]:
-    """Factory: a FaultProxy in front of a registry; stopped after the test."""
-    started: list[FaultProxy] = []
-
-    def make(upstream: LocalRegistry) -> FaultProxy:
-        proxy = FaultProxy(upstream.url).start()
-        started.append(proxy)
-        return proxy
-
-    yield make
-    for proxy in started:
-        proxy.stop()
 
 
 @dataclass(frozen=True)
