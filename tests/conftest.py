@@ -10,7 +10,7 @@ import pytest
 from devtools.faultproxy import FaultProxy
 from devtools.localregistry import LocalRegistry, start_registry
 
-pytest_plugins = ["tests.integration.promotion_support"]
+pytest_plugins = ["tests.support.promotion"]
 
 
 @pytest.fixture(scope="session")

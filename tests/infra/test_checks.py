@@ -10,7 +10,7 @@ from cfnlint.api import lint
 
 from infra.application import DESTINATION_STACK, SOURCE_STACK
 from promoter.policy import PolicyError
-from tests.infra.helpers import Synthesized, scenario_context
+from tests.support.cdk import Synthesized, scenario_context
 
 
 def test_synth_with_a_bad_policy_fails_with_the_policy_error(tmp_path: Path) -> None:

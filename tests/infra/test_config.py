@@ -9,7 +9,7 @@ import pytest
 
 from infra.config import ConfigError, DeployConfig
 from promoter.policy import PolicyError
-from tests.infra.helpers import scenario_context
+from tests.support.cdk import scenario_context
 
 
 def load(**changes: Any) -> DeployConfig:

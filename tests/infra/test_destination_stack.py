@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from infra.application import DESTINATION_STACK
-from tests.infra.helpers import Synthesized, only, resources
+from tests.support.cdk import Synthesized, only, resources
 
 
 def test_stack_targets_the_destination_account(scenario: Synthesized) -> None:

@@ -11,7 +11,7 @@ from infra.config import DeployConfig
 from infra.permissions import promotion_statements
 from infra.promoter_function import HANDLER
 from infra.triggers import repository_matchers
-from tests.infra.helpers import (
+from tests.support.cdk import (
     Synthesized,
     as_list,
     function_named,

@@ -11,7 +11,7 @@ from infra.application import SOURCE_STACK
 from infra.permissions import ECR_READ_ACTIONS, ECR_WRITE_ACTIONS, LEDGER_ACTIONS
 from infra.promoter_function import HANDLER
 from promoter.policy import load_policy
-from tests.infra.helpers import Synthesized, Template, as_list, function_named, only, ref_of, resources, role_statements
+from tests.support.cdk import Synthesized, Template, as_list, function_named, only, ref_of, resources, role_statements
 
 SOURCE_REPO = "arn:aws:ecr:us-west-2:111122223333:repository/dev-microservice"
 TARGET_REPO = "arn:aws:ecr:us-west-2:111122223333:repository/prod-microservice"

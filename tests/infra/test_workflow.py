@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.infra.helpers import ROOT
+from tests.support.cdk import ROOT
 
 
 @pytest.fixture(scope="module")

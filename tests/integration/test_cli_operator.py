@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from promoter import cli
-from tests.integration.promotion_support import Promoter, rule
+from tests.support.promotion import Promoter, rule
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

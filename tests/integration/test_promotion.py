@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from devtools.eventfactory import ci_result_event, codebuild_event, push_event, scan_event
-from tests.integration.promotion_support import Promoter, only, rule
+from tests.support.promotion import Promoter, only, rule
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 

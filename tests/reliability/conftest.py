@@ -11,8 +11,7 @@ import pytest
 
 from promoter import cli
 from promoter.registry import RegistryClient, RetryPolicy
-from tests.infra.conftest import _synth_once
-from tests.infra.helpers import Synthesized, scenario_context
+from tests.support.cdk import Synthesized, scenario_context, synth_once
 
 
 def fast_policy() -> RetryPolicy:
@@ -61,4 +60,4 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str])
 @pytest.fixture(scope="session")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The app as cdk.json configures it; synthesized once per run even alongside tests/infra."""
-    return _synth_once(tmp_path_factory, "scenario", scenario_context())
+    return synth_once(tmp_path_factory, "scenario", scenario_context())

@@ -28,8 +28,8 @@ from promoter.registry import (
     TransientRegistryError,
     copy_image,
 )
-from tests.infra.helpers import Synthesized, Template, as_list, function_named, only, ref_of, resources, role_statements
-from tests.integration.promotion_support import only as only_decision
+from tests.support.cdk import Synthesized, Template, as_list, function_named, only, ref_of, resources, role_statements
+from tests.support.promotion import only as only_decision
 
 from .conftest import fast_policy
 

@@ -1,13 +1,21 @@
-"""Reading synthesized templates: find resources, follow Refs, collect IAM statements."""
+"""Synthesizing the CDK app once per test run, and reading its templates: resources, Refs, IAM statements.
+
+Synth starts Node (jsii) and takes seconds, so it happens once per context; under pytest-xdist the
+workers share one result through a lock file in the run's common temp directory.
+"""
 
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from infra.application import DESTINATION_STACK, SOURCE_STACK
 from infra.config import context_from_file
@@ -79,3 +87,33 @@ def role_statements(template: Template, role_id: str) -> list[dict[str, Any]]:
 
 def function_named(template: Template, handler: str) -> tuple[str, Any]:
     return only(template, "AWS::Lambda::Function", lambda body: body["Properties"].get("Handler") == handler)
+
+
+GLOB_POLICY = {
+    "rules": [{"name": "services", "source": "dev-*", "target": "prod-{name}", "tags": ["v*"]}],
+    "allow_override": True,
+}
+
+
+def synthesize(context: dict[str, Any], outdir: Path) -> None:
+    """What `make synth` does, in-process: build both stacks, run cdk-nag, write the cloud assembly."""
+    from aws_cdk import App
+
+    from infra.application import build
+
+    app = App(context=context, outdir=str(outdir))
+    build(app)
+    app.synth()
+
+
+def synth_once(tmp_path_factory: pytest.TempPathFactory, name: str, context: dict[str, Any]) -> Synthesized:
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker has its own basetemp; their parent belongs to this run only.
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    outdir, done = root / f"{name}.cdk.out", root / f"{name}.done"
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            synthesize(context, outdir)
+            done.write_text("ok")
+    return Synthesized(outdir=outdir, context=context)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from promoter import handler
-from tests.integration.promotion_support import FakeContext
+from tests.support.promotion import FakeContext
 
 
 def main() -> None:
