@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -21,6 +22,9 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _PRINCIPAL = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:(root|role/[\w+=,.@/-]{1,512}|user/[\w+=,.@/-]{1,512})$")
 _SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# The one cdk.json of this checkout, wherever the caller's working directory is.
+CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
 
 REQUIRED_KEYS = (
     "promotion_policy",
@@ -193,3 +197,9 @@ def context_from_file(path: str) -> Mapping[str, Any]:
     if not isinstance(context, dict):
         raise ConfigError(f"{path}: 'context' must be an object")
     return context
+
+
+def load_deploy_config(path: Path | None = None) -> DeployConfig:
+    """The validated settings of a cdk.json file (default: this checkout's): the one reader of cdk.json."""
+    context = context_from_file(str(path or CDK_JSON))
+    return DeployConfig.from_context(context.get)

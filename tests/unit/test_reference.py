@@ -67,7 +67,7 @@ def test_valid_references_parse_into_their_parts(text: str, expected: ImageRefer
         "127.0.0.1:5000/dev app:v1",  # whitespace
         " 127.0.0.1:5000/dev-app:v1",
         "-bad.host/dev-app:v1",
-        "127.0.0.1:5000/" + "a" * 256,  # name too long
+        "127.0.0.1:5000/" + "a" * 257,  # name too long (ECR allows 256)
     ],
 )
 def test_malformed_references_are_refused_with_invalid_reference(text: str) -> None:
@@ -86,7 +86,7 @@ def test_validators_accept_the_grammar_and_return_their_input() -> None:
     assert validate_digest(DIGEST) == DIGEST
 
 
-@pytest.mark.parametrize("name", ["", "UPPER", "a/", "/a", "a//b", "a..b", "-a", "a-", "a" * 256, "a b"])
+@pytest.mark.parametrize("name", ["", "UPPER", "a/", "/a", "a//b", "a..b", "-a", "a-", "a" * 257, "a b"])
 def test_repository_validator_refuses_invalid_names(name: str) -> None:
     with pytest.raises(InvalidReference):
         validate_repository_name(name)

@@ -21,7 +21,8 @@ _ECR_HOST_RE = re.compile(
     r"(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9])\.amazonaws\.com(?:\.cn)?"
 )
 
-MAX_REPOSITORY_LENGTH = 255
+# ECR CreateRepository: repositoryName length 2-256 (ECR API reference); the one limit every validator uses.
+MAX_REPOSITORY_LENGTH = 256
 
 
 def validate_repository_name(name: str) -> str:
@@ -36,6 +37,18 @@ def validate_repository_name(name: str) -> str:
             "between them, components joined by '/'"
         )
     return name
+
+
+def is_valid_repository_name(name: str) -> bool:
+    try:
+        validate_repository_name(name)
+    except InvalidReference:
+        return False
+    return True
+
+
+def is_valid_tag(tag: str) -> bool:
+    return isinstance(tag, str) and bool(_TAG_RE.fullmatch(tag))
 
 
 def validate_tag(tag: str) -> str:
