@@ -147,6 +147,23 @@ def test_complete_with_nothing_in_it_is_pending(stubbed: tuple[EcrScanReader, St
     assert report.state is ScanState.PENDING
 
 
+def test_enhanced_scan_on_push_reports_complete_with_enhanced_findings(stubbed: tuple[EcrScanReader, Stubber]) -> None:
+    # Given enhanced scan-on-push: "AWS ECR returned imageScanStatus.status = COMPLETE together with
+    # enhancedFindings" (theam/facility#127), and no findingSeverityCounts
+    reader, stubber = stubbed
+    digest = _digest()
+    findings = {"enhancedFindings": [_enhanced("CRITICAL", 1), _enhanced("HIGH", 2)]}
+    stubber.add_response("describe_image_scan_findings", _page(digest, "COMPLETE", findings), _request(digest))
+    report = reader.scan_of(REPO, digest)
+    # Then it is enhanced evidence whose CRITICAL is counted, not a clean basic scan
+    assert report is not None
+    assert (report.state, report.mode, report.severity_counts) == (
+        ScanState.COMPLETE,
+        "enhanced",
+        {"CRITICAL": 1, "HIGH": 1},
+    )
+
+
 def test_a_clean_basic_scan_is_complete_with_no_counts(stubbed: tuple[EcrScanReader, Stubber]) -> None:
     reader, stubber = stubbed
     digest = _digest()
