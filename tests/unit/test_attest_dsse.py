@@ -193,3 +193,22 @@ def test_a_decoded_object_that_is_not_json_serialisable_is_refused() -> None:
 def test_a_missing_keyid_is_an_empty_hint_as_dsse_allows() -> None:
     envelope = parse_envelope(_envelope(signatures=[{"sig": "AAAA"}]))
     assert envelope.signatures == (Signature("", b"\x00\x00\x00"),)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("\ud800", "not valid Unicode"),
+        (
+            '{"payloadType": "\\ud800", "payload": "", "signatures": [{"sig": "AAAA"}]}',
+            "payloadType is not valid Unicode",
+        ),
+        (5, "must be a JSON object or its text"),
+        ([1, 2], "must be a JSON object or its text"),
+    ],
+)
+def test_values_an_untrusted_event_can_carry_are_refused_not_coerced(value: object, reason: str) -> None:
+    # Given what a hand-written event could put in detail.attestation (a lone surrogate, a number, a list)
+    # When parsed, then it is an InvalidEnvelope, never bytes(5) or a UnicodeEncodeError
+    with pytest.raises(InvalidEnvelope, match=reason):
+        parse_envelope(value)  # type: ignore[arg-type]

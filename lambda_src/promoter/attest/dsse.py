@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import InvalidEnvelope
 
@@ -35,6 +35,13 @@ _STD_B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _URL_B64 = re.compile(r"[A-Za-z0-9\-_]*={0,2}")
 _ENVELOPE_KEYS = frozenset({"payloadType", "payload", "signatures"})
 _SIGNATURE_KEYS = frozenset({"keyid", "sig"})
+
+
+def _utf8(text: str, what: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as error:  # a lone surrogate, from a JSON \ud800 escape
+        raise InvalidEnvelope(f"{what} is not valid Unicode") from error
 
 
 def pae(payload_type: str, body: bytes) -> bytes:
@@ -97,6 +104,14 @@ class Envelope:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
+class EnvelopeVerifier(Protocol):
+    """Checks an envelope's signatures: returns the id of the trusted key that verified one of them,
+    or raises `UntrustedEvidence` saying why none did. KMS (`kms.KmsVerifier`) and an offline PEM key
+    (`pubkey.PublicKeyVerifier`) both fit, so the gates and the CLI share the evidence checks."""
+
+    def verify(self, envelope: Envelope) -> str: ...
+
+
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # Two parsers reading different values for one key is how signed-content confusion starts.
     result: dict[str, Any] = {}
@@ -157,7 +172,7 @@ def parse_envelope(data: str | bytes | Mapping[str, Any]) -> Envelope:
     if unknown:
         raise InvalidEnvelope(f"envelope has unknown fields {sorted(unknown)}")
     payload_type = _string(obj, "payloadType", "envelope")
-    if not payload_type or len(payload_type.encode("utf-8")) > MAX_PAYLOAD_TYPE_BYTES:
+    if not payload_type or len(_utf8(payload_type, "envelope.payloadType")) > MAX_PAYLOAD_TYPE_BYTES:
         raise InvalidEnvelope(f"envelope.payloadType must be 1 to {MAX_PAYLOAD_TYPE_BYTES} bytes")
     payload = b64decode(_string(obj, "payload", "envelope"), "envelope.payload")
     if len(payload) > MAX_ENVELOPE_BYTES:
@@ -181,4 +196,9 @@ def canonical_bytes(data: str | bytes | Mapping[str, Any]) -> bytes:
             return json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")
         except (TypeError, ValueError, RecursionError) as error:
             raise InvalidEnvelope("envelope is not JSON-serialisable") from error
-    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    if isinstance(data, str):
+        return _utf8(data, "envelope")
+    if isinstance(data, bytes | bytearray):
+        return bytes(data)
+    # Events are untrusted JSON: a number or a list here must not become bytes by accident.
+    raise InvalidEnvelope("envelope must be a JSON object or its text")
