@@ -1,4 +1,4 @@
-"""Does this signed test result or approval count for this image digest? One answer for every caller.
+"""Does this signed test result, approval or promotion attestation count for this image digest?
 
 Why: an event is a trigger, never evidence. With a trust section in the policy, a test result or an
 approval counts only when its DSSE envelope is signed by a trusted key *and* the signed statement
@@ -17,7 +17,16 @@ from typing import Any
 
 from .dsse import INTOTO_PAYLOAD_TYPE, EnvelopeVerifier, canonical_bytes, parse_envelope
 from .errors import UntrustedEvidence
-from .intoto import Statement, parse_statement, read_approval, read_test_result
+from .intoto import (
+    PASSED,
+    ResourceDescriptor,
+    Statement,
+    parse_statement,
+    read_approval,
+    read_test_result,
+    read_vsa,
+    sha256_hex,
+)
 
 EnvelopeInput = str | bytes | Mapping[str, Any] | None
 
@@ -127,4 +136,47 @@ def verify_approval(
         key_id=key_id,
         envelope_bytes=stored,
         attestation_digest=attestation_digest(stored),
+    )
+
+
+@dataclass(frozen=True)
+class VerifiedSummary:
+    digest: str
+    key_id: str
+    verifier_id: str
+    resource_uri: str
+    policy_uri: str
+    policy_digest: str | None
+    time_verified: str | None
+    input_attestations: tuple[ResourceDescriptor, ...]
+
+
+def verify_vsa(
+    envelope_json: EnvelopeInput,
+    expected_digest: str,
+    verifier: EnvelopeVerifier,
+    *,
+    expected_policy_digest: str | None = None,
+    expected_verifier_id: str | None = None,
+) -> VerifiedSummary:
+    """A promotion attestation (SLSA VSA) for this digest, signed by the trusted key, with result PASSED
+    and, when asked, this policy digest and verifier id (SLSA "How to verify" steps 1-4 and 6)."""
+    statement, key_id = _verified_statement(envelope_json, expected_digest, verifier)
+    summary = read_vsa(statement)
+    if summary.result != PASSED:
+        raise UntrustedEvidence(f"verificationResult is {summary.result}")
+    policy_digest = summary.policy_digest.get("sha256")
+    if expected_policy_digest is not None and policy_digest != sha256_hex(expected_policy_digest):
+        raise UntrustedEvidence(f"policy digest is {policy_digest}, expected {sha256_hex(expected_policy_digest)}")
+    if expected_verifier_id is not None and summary.verifier_id != expected_verifier_id:
+        raise UntrustedEvidence(f"verifier is {summary.verifier_id!r}, expected {expected_verifier_id!r}")
+    return VerifiedSummary(
+        digest=expected_digest,
+        key_id=key_id,
+        verifier_id=summary.verifier_id,
+        resource_uri=summary.resource_uri,
+        policy_uri=summary.policy_uri,
+        policy_digest=policy_digest,
+        time_verified=summary.time_verified,
+        input_attestations=summary.input_attestations,
     )
