@@ -100,6 +100,40 @@ def test_a_keyid_that_names_the_trusted_ref_itself_is_accepted(kms: Any) -> None
     assert KmsVerifier(kms, [alias_arn]).verify(relabelled) == key["arn"]
 
 
+@pytest.mark.parametrize("spelling", ["key id", "alias name", "alias ARN"])
+def test_a_keyid_may_spell_the_trusted_key_any_way_design_allows(kms: Any, spelling: str) -> None:
+    # Given a policy that trusts the key ARN, and a CI that writes another spelling of that key as keyid
+    alias = f"alias/ci-{secrets.token_hex(4)}"
+    key = _signing_key(kms, alias)
+    keyid = {
+        "key id": key["id"],
+        "alias name": alias,
+        "alias ARN": f"arn:aws:kms:{REGION}:{DEFAULT_ACCOUNT_ID}:{alias}",
+    }
+    signed = KmsSigner(kms, key["arn"]).sign(INTOTO_PAYLOAD_TYPE, _statement_bytes())
+    relabelled = Envelope(signed.payload_type, signed.payload, (Signature(keyid[spelling], signed.signatures[0].sig),))
+
+    # When verified, then the spelling is recognised (from DescribeKey and ListAliases, resolved once)
+    assert KmsVerifier(kms, [key["arn"]]).verify(relabelled) == key["arn"]
+
+
+def test_without_list_aliases_permission_the_key_arn_and_id_still_work() -> None:
+    # Given a function role without kms:ListAliases (AccessDeniedException, KMS API reference common errors)
+    client = boto3.client("kms", region_name=REGION, aws_access_key_id="t", aws_secret_access_key="t")
+    arn = f"arn:aws:kms:{REGION}:111122223333:key/{secrets.token_hex(8)}"
+    envelope = Envelope(INTOTO_PAYLOAD_TYPE, b"{}", (Signature(arn, b"\x30\x01\x00"),))
+    with Stubber(client) as stub:
+        stub.add_response(
+            "describe_key",
+            {"KeyMetadata": {"KeyId": arn, "Arn": arn, "KeyUsage": "SIGN_VERIFY", "KeySpec": "ECC_NIST_P256"}},
+        )
+        stub.add_client_error("list_aliases", service_error_code="AccessDeniedException", http_status_code=400)
+        stub.add_response("verify", {"KeyId": arn, "SignatureValid": True, "SigningAlgorithm": "ECDSA_SHA_256"})
+
+        # When an envelope whose keyid is the key ARN is verified, then it counts
+        assert KmsVerifier(client, [arn]).verify(envelope) == arn
+
+
 def test_a_tampered_payload_does_not_verify(kms: Any) -> None:
     # Given a signed PASSED statement whose payload is then rewritten
     key = _signing_key(kms)
@@ -234,6 +268,7 @@ def _stubbed_verifier(error_code: str | None) -> tuple[KmsVerifier, Envelope, St
         {"KeyMetadata": {"KeyId": arn, "Arn": arn, "KeyUsage": "SIGN_VERIFY", "KeySpec": "ECC_NIST_P256"}},
         {"KeyId": arn},
     )
+    stub.add_response("list_aliases", {"Aliases": []}, {"KeyId": arn})
     if error_code:
         stub.add_client_error("verify", service_error_code=error_code, http_status_code=400)
     return KmsVerifier(client, [arn]), Envelope(INTOTO_PAYLOAD_TYPE, b"{}", (Signature(arn, b"\x30\x01\x00"),)), stub

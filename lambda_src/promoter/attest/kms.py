@@ -10,9 +10,10 @@ reference), so a larger PAE goes as its digest.
 
 Trust is a list of KEY refs (key ARN, key id or alias ARN), resolved once per verifier with
 DescribeKey and cached: an alias that is re-pointed takes effect at the next cold start. A
-signature counts only if its `keyid` names a trusted key (as configured or as its resolved ARN)
-and KMS says it verifies. The keyid is only used to pick the key — attacker-chosen strings are
-never sent to DescribeKey.
+signature counts only if its `keyid` names a trusted key — in any of the spellings DESIGN.md allows
+for KEY: as configured, its key ARN, its key id, or one of its aliases (name or ARN, listed once
+with ListAliases) — and KMS says it verifies. The keyid only picks the key; attacker-chosen
+strings are never sent to KMS.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ _REFUSED = frozenset(
         "InvalidKeyUsageException",
     }
 )
+
+
+_ALIASES_UNAVAILABLE = frozenset({"AccessDeniedException", "NotFoundException", "InvalidArnException"})
 
 
 def _code(error: ClientError) -> str:
@@ -87,7 +91,7 @@ class KmsVerifier:
         self._names: dict[str, str] | None = None
         self._unusable: dict[str, str] = {}
 
-    def _describe(self, ref: str) -> str | None:
+    def _describe(self, ref: str) -> Mapping[str, Any] | None:
         try:
             metadata: Mapping[str, Any] = self._kms.describe_key(KeyId=ref)["KeyMetadata"]
         except ClientError as error:
@@ -99,28 +103,44 @@ class KmsVerifier:
         if metadata.get("KeyUsage") != KEY_USAGE or spec != KEY_SPEC:
             self._unusable[ref] = f"is not an {KEY_SPEC} {KEY_USAGE} key"
             return None
-        return str(metadata["Arn"])
+        return metadata
+
+    def _alias_spellings(self, arn: str) -> list[str]:
+        """The key's alias names and ARNs. Best effort: they only widen which keyid spellings are
+        recognised, so a key in another account (ListAliases lists only this account's) or a missing
+        kms:ListAliases permission leaves the key ARN, key id and configured ref as its names."""
+        spellings: list[str] = []
+        try:
+            for page in self._kms.get_paginator("list_aliases").paginate(KeyId=arn):
+                for alias in page.get("Aliases", []):
+                    spellings += [str(alias[k]) for k in ("AliasName", "AliasArn") if alias.get(k)]
+        except ClientError as error:
+            if _code(error) not in _ALIASES_UNAVAILABLE:
+                raise
+        return spellings
 
     def trusted_keys(self) -> Mapping[str, str]:
-        """Every accepted keyid (the configured refs and their ARNs) mapped to the key ARN; resolved once."""
+        """Every accepted keyid spelling mapped to its key ARN; resolved once per verifier."""
         if self._names is None:
             names: dict[str, str] = {}
             for ref in self._trusted:
-                arn = self._describe(ref)
-                if arn is not None:
-                    names[ref] = arn
-                    names[arn] = arn
+                metadata = self._describe(ref)
+                if metadata is None:
+                    continue
+                arn = str(metadata["Arn"])
+                for spelling in (ref, arn, str(metadata.get("KeyId", arn)), *self._alias_spellings(arn)):
+                    names[spelling] = arn
             self._names = names
         return self._names
 
     def _refusal(self, signature: Signature, names: Mapping[str, str]) -> str | None:
+        if signature.keyid in names:
+            return None
         if not signature.keyid:
             return "a signature has no keyid"
         if signature.keyid in self._unusable:
             return f"trusted key {signature.keyid} {self._unusable[signature.keyid]}"
-        if signature.keyid not in names:
-            return f"key {signature.keyid[:200]!r} is not trusted"
-        return None
+        return f"key {signature.keyid[:200]!r} is not trusted"
 
     def verify(self, envelope: Envelope) -> str:
         """The ARN of the trusted key whose signature verifies; else `UntrustedEvidence` with the reasons."""
