@@ -19,6 +19,7 @@ from moto import mock_aws
 
 from devtools import images
 from devtools.localregistry import LocalRegistry
+from promoter.attest.dsse import parse_envelope
 from promoter.attest.errors import UntrustedEvidence
 from promoter.attest.evidence import attestation_digest, verify_vsa
 from promoter.attest.intoto import VSA_PREDICATE, ResourceDescriptor, build_vsa
@@ -26,10 +27,12 @@ from promoter.attest.kms import KmsSigner
 from promoter.attest.layout import (
     Artifact,
     Descriptor,
+    bundle_referrer_artifact,
     cosign_attestation_artifact,
     referrer_artifact,
     referrers_index,
     referrers_tag,
+    sigstore_bundle,
 )
 from promoter.attest.pubkey import PublicKeyVerifier, public_key_pem
 from promoter.registry import RegistryClient
@@ -120,3 +123,38 @@ def test_a_vsa_pushed_in_both_layouts_is_found_from_the_digest_alone_and_verifie
     stranger = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
     with pytest.raises(UntrustedEvidence, match="no signature verifies"):
         verify_vsa(found[0], image.digest, PublicKeyVerifier(public_key_pem(kms, stranger)))
+
+
+def test_a_sigstore_bundle_referrer_is_accepted_and_its_dsse_envelope_verifies(
+    registry: LocalRegistry, kms: Any
+) -> None:
+    # Given a promoted image and a VSA signed by the function's key
+    repository = f"prod-bundle-{uuid.uuid4().hex[:8]}"
+    image = images.push_image(registry.url, repository, "v1", images.random_layers(1, 512))
+    subject = Descriptor(image.media_type, image.digest, len(image.manifest))
+    key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+    statement = build_vsa(
+        image.digest,
+        verifier_id="promoter",
+        verifier_version={},
+        time_verified=datetime.now(UTC),
+        resource_uri=f"{repository}@{image.digest}",
+        policy_uri="r",
+        policy_digest="e" * 64,
+    )
+    envelope = KmsSigner(kms, key).sign_statement(statement)
+    client = RegistryClient.for_endpoint(registry.url)
+
+    # When the bundle referrer and the fallback index are pushed
+    referrer = bundle_referrer_artifact(subject, sigstore_bundle(envelope, key), VSA_PREDICATE)
+    _push(registry, client, repository, referrer)
+    _push(registry, client, repository, referrers_index(image.digest, [referrer.descriptor()]))
+
+    # Then the index lists it as a bundle, and the bundle's dsseEnvelope verifies under the key's PEM
+    index = json.loads(client.get_manifest(repository, referrers_tag(image.digest)).data)
+    (entry,) = index["manifests"]
+    assert entry["artifactType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
+    layer = json.loads(client.get_manifest(repository, entry["digest"]).data)["layers"][0]
+    bundle = json.loads(client.get_blob_bytes(repository, layer["digest"]))
+    found = parse_envelope(bundle["dsseEnvelope"])
+    assert verify_vsa(found.to_json(), image.digest, PublicKeyVerifier(public_key_pem(kms, key))).key_id

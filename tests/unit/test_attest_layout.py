@@ -11,16 +11,18 @@ from datetime import UTC, datetime
 
 import pytest
 
-from promoter.attest.dsse import Envelope, Signature
+from promoter.attest.dsse import Envelope, Signature, parse_envelope
 from promoter.attest.intoto import VSA_PREDICATE, build_vsa
 from promoter.attest.layout import (
     MAX_ATTESTATION_LAYERS,
     Descriptor,
     attestation_tag,
+    bundle_referrer_artifact,
     cosign_attestation_artifact,
     referrer_artifact,
     referrers_index,
     referrers_tag,
+    sigstore_bundle,
 )
 
 EMPTY_JSON_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"  # sha256("{}"), OCI spec
@@ -62,7 +64,12 @@ def test_the_referrer_is_an_oci_1_1_artifact_whose_subject_is_the_promoted_manif
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "artifactType": "application/vnd.in-toto+json",
-        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": EMPTY_JSON_DIGEST, "size": 2},
+        "config": {
+            "mediaType": "application/vnd.oci.empty.v1+json",
+            "digest": EMPTY_JSON_DIGEST,
+            "size": 2,
+            "artifactType": "application/vnd.in-toto+json",
+        },
         "layers": [
             {
                 "mediaType": "application/vnd.dsse.envelope.v1+json",
@@ -210,3 +217,42 @@ def test_tags_follow_the_referrers_tag_schema_and_cosign() -> None:
     assert attestation_tag("sha256:" + "b" * 64) == "sha256-" + "b" * 64 + ".att"
     with pytest.raises(ValueError, match="not a sha256 digest"):
         attestation_tag("sha256:../x")
+
+
+def test_the_sigstore_bundle_referrer_has_cosign_3s_shape() -> None:
+    # Given a signed VSA envelope and the signing key's ARN as the bundle's key hint
+    subject = _subject()
+    envelope = parse_envelope(_envelope(subject))
+    hint = "arn:aws:kms:us-west-2:111122223333:key/k"
+
+    # When the bundle and its referrer are built
+    bundle = sigstore_bundle(envelope, hint)
+    artifact = bundle_referrer_artifact(subject, bundle, VSA_PREDICATE, created=datetime(2026, 1, 2, tzinfo=UTC))
+    manifest = json.loads(artifact.manifest)
+
+    # Then the bundle is v0.3 with a public-key hint and the envelope as dsseEnvelope (no tlog entries) ...
+    assert json.loads(bundle) == {
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"publicKey": {"hint": hint}},
+        "dsseEnvelope": envelope.to_dict(),
+    }
+    # ... and the referrer is what cosign's WriteAttestationNewBundleFormat writes
+    assert (
+        manifest["artifactType"]
+        == manifest["config"]["artifactType"]
+        == "application/vnd.dev.sigstore.bundle.v0.3+json"
+    )
+    assert manifest["layers"] == [
+        {
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "digest": "sha256:" + hashlib.sha256(bundle).hexdigest(),
+            "size": len(bundle),
+        }
+    ]
+    assert manifest["annotations"] == {
+        "org.opencontainers.image.created": "2026-01-02T00:00:00Z",
+        "dev.sigstore.bundle.content": "dsse-envelope",
+        "dev.sigstore.bundle.predicateType": VSA_PREDICATE,
+    }
+    assert manifest["subject"]["digest"] == subject.digest
+    assert artifact.descriptor().annotations == manifest["annotations"]

@@ -10,7 +10,12 @@ manifests, before the promoted tag) is the caller's job:
    schema tag `sha256-<hex>` (`referrers_index`);
 2. cosign's attestation tag `sha256-<hex>.att`: an image manifest whose layers are DSSE envelopes,
    each annotated with `predicateType` and an empty `dev.cosignproject.cosign/signature` — what
-   `cosign verify-attestation --key … --insecure-ignore-tlog` reads (no Rekor entry is made).
+   `cosign verify-attestation --key … --insecure-ignore-tlog` reads (no Rekor entry is made);
+3. optionally, cosign 3's own format: a referrer whose one layer is a Sigstore bundle v0.3 with the
+   envelope as `dsseEnvelope` (`bundle_referrer_artifact`). Caution: cosign verify-attestation
+   looks for bundles first and uses the .att tag only when the referrers hold none
+   (cmd/cosign/cli/verify/verify_attestation.go, GetBundles), so push a bundle only once cosign
+   itself has verified one made this way — an unverifiable bundle would hide a good .att.
 
 Facts read in sigstore/cosign at commit d6d86c224e5899b54f56cbb063b79dc43abc11c2 (2026-07-24):
 - pkg/types/payload.go: DssePayloadType = "application/vnd.dsse.envelope.v1+json",
@@ -26,10 +31,17 @@ Facts read in sigstore/cosign at commit d6d86c224e5899b54f56cbb063b79dc43abc11c2
   pkg/cosign/verifiers.go IntotoSubjectClaimVerifier: some subject's digest.sha256 must be the image's,
   payload decoded with base64.StdEncoding (so the envelope uses standard, padded base64);
 - pkg/oci/remote/write.go WriteReferrer / WriteAttestationsReferrer: referrer manifests use config
-  media type "application/vnd.oci.empty.v1+json" with content "{}", artifactType
+  media type "application/vnd.oci.empty.v1+json" with content "{}" (its descriptor also carries the
+  artifactType), artifactType
   application/vnd.in-toto+json for DSSE attestation layers (sigstore bundles use
   "application/vnd.dev.sigstore.bundle.v0.3+json", pkg/cosign/bundle/constants.go), an
-  "org.opencontainers.image.created" annotation, and subject {mediaType, digest, size}.
+  "org.opencontainers.image.created" annotation, and subject {mediaType, digest, size};
+  WriteAttestationNewBundleFormat: a bundle referrer's manifest annotations are created,
+  "dev.sigstore.bundle.content": "dsse-envelope" and "dev.sigstore.bundle.predicateType";
+- pkg/cosign/verify.go verificationOptions: with --key and --insecure-ignore-tlog a bundle needs no
+  tlog entry or timestamp (WithNoObserverTimestamps); sigstore/sigstore-go (4594ab4c…)
+  pkg/bundle/bundle.go validate(): v0.3 needs a DSSE envelope or message signature and
+  verification material (a public key hint suffices), tlog entries are optional.
 The referrers tag schema and the referrers index entry (artifactType + the manifest's annotations)
 are from opencontainers/distribution-spec spec.md (commit 967efdc0…), "Referrers Tag Schema" and
 "Listing Referrers". The .att image config bytes are ours (cosign does not read them).
@@ -45,6 +57,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .dsse import Envelope
 from .intoto import rfc3339, sha256_hex
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -54,6 +67,8 @@ OCI_IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json"
 DSSE_ENVELOPE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
 INTOTO_ARTIFACT_TYPE = "application/vnd.in-toto+json"
 SIGSTORE_BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
+BUNDLE_CONTENT_ANNOTATION = "dev.sigstore.bundle.content"
+BUNDLE_PREDICATE_TYPE_ANNOTATION = "dev.sigstore.bundle.predicateType"
 COSIGN_SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 PREDICATE_TYPE_ANNOTATION = "predicateType"
 CREATED_ANNOTATION = "org.opencontainers.image.created"
@@ -149,21 +164,51 @@ def referrer_artifact(
     `created` is optional so the same envelope always gives the same manifest digest (a retried
     promotion re-puts identical bytes); cosign sets it, verifiers do not need it.
     """
-    sha256_hex(subject.digest)
-    config = Blob(OCI_EMPTY, EMPTY_JSON)
     layer_blob, layer = _attestation_layer(envelope, predicate_type)
     annotations = {CREATED_ANNOTATION: rfc3339(created)} if created is not None else {}
+    return _referrer(subject, INTOTO_ARTIFACT_TYPE, layer_blob, layer, annotations)
+
+
+def _referrer(
+    subject: Descriptor, artifact_type: str, layer_blob: Blob, layer: Descriptor, annotations: Mapping[str, str]
+) -> Artifact:
+    sha256_hex(subject.digest)
+    config = Blob(OCI_EMPTY, EMPTY_JSON)
+    config_descriptor = Descriptor(config.media_type, config.digest, len(config.data), artifact_type)
     manifest: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
-        "artifactType": INTOTO_ARTIFACT_TYPE,
-        "config": config.descriptor().to_dict(),
+        "artifactType": artifact_type,
+        "config": config_descriptor.to_dict(),
         "layers": [layer.to_dict()],
         "subject": Descriptor(subject.media_type, subject.digest, subject.size).to_dict(),
     }
     if annotations:
-        manifest["annotations"] = annotations
-    return Artifact(_compact(manifest), OCI_MANIFEST, (config, layer_blob), None, INTOTO_ARTIFACT_TYPE, annotations)
+        manifest["annotations"] = dict(annotations)
+    return Artifact(_compact(manifest), OCI_MANIFEST, (config, layer_blob), None, artifact_type, dict(annotations))
+
+
+def sigstore_bundle(envelope: Envelope, key_hint: str) -> bytes:
+    """A Sigstore bundle v0.3 (protobuf JSON) carrying the envelope, verified by public key: no Rekor entry,
+    no certificate. `key_hint` names the key (e.g. its KMS ARN); verifiers pick the key out of band."""
+    bundle = {
+        "mediaType": SIGSTORE_BUNDLE_V03,
+        "verificationMaterial": {"publicKey": {"hint": key_hint}},
+        "dsseEnvelope": envelope.to_dict(),
+    }
+    return _compact(bundle)
+
+
+def bundle_referrer_artifact(
+    subject: Descriptor, bundle: bytes, predicate_type: str, *, created: datetime | None = None
+) -> Artifact:
+    """cosign 3's attestation referrer: one Sigstore bundle layer, bundle artifactType and annotations
+    (see the module docstring before pushing one)."""
+    layer_blob = Blob(SIGSTORE_BUNDLE_V03, bundle)
+    annotations = {BUNDLE_CONTENT_ANNOTATION: "dsse-envelope", BUNDLE_PREDICATE_TYPE_ANNOTATION: predicate_type}
+    if created is not None:
+        annotations = {CREATED_ANNOTATION: rfc3339(created), **annotations}
+    return _referrer(subject, SIGSTORE_BUNDLE_V03, layer_blob, layer_blob.descriptor(), annotations)
 
 
 def _json_object(data: bytes, what: str) -> dict[str, Any]:
