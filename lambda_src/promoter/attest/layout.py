@@ -1,7 +1,7 @@
 """Where a promotion attestation lives in a registry: pure builders for the manifests to push.
 
 Why these shapes: production verifies with the standard tools, which only look in fixed places.
-Two layouts are built around the same DSSE envelope blob; pushing them (blobs first, then the
+The layouts are built around the same DSSE envelope; pushing them (blobs first, then the
 manifests, before the promoted tag) is the caller's job:
 
 1. the OCI 1.1 referrer: an image manifest with `subject` = the promoted manifest's descriptor,
@@ -32,8 +32,7 @@ Facts read in sigstore/cosign at commit d6d86c224e5899b54f56cbb063b79dc43abc11c2
   payload decoded with base64.StdEncoding (so the envelope uses standard, padded base64);
 - pkg/oci/remote/write.go WriteReferrer / WriteAttestationsReferrer: referrer manifests use config
   media type "application/vnd.oci.empty.v1+json" with content "{}" (its descriptor also carries the
-  artifactType), artifactType
-  application/vnd.in-toto+json for DSSE attestation layers (sigstore bundles use
+  artifactType), artifactType application/vnd.in-toto+json for DSSE attestation layers (bundles use
   "application/vnd.dev.sigstore.bundle.v0.3+json", pkg/cosign/bundle/constants.go), an
   "org.opencontainers.image.created" annotation, and subject {mediaType, digest, size};
   WriteAttestationNewBundleFormat: a bundle referrer's manifest annotations are created,
@@ -41,7 +40,17 @@ Facts read in sigstore/cosign at commit d6d86c224e5899b54f56cbb063b79dc43abc11c2
 - pkg/cosign/verify.go verificationOptions: with --key and --insecure-ignore-tlog a bundle needs no
   tlog entry or timestamp (WithNoObserverTimestamps); sigstore/sigstore-go (4594ab4c…)
   pkg/bundle/bundle.go validate(): v0.3 needs a DSSE envelope or message signature and
-  verification material (a public key hint suffices), tlog entries are optional.
+  verification material (a public key hint suffices), tlog entries are optional;
+- pkg/cosign/verify.go verifyOCIAttestation wraps the key in dsse.VerifierAdapter{SignatureVerifier: …}
+  with no Pub/PubKeyID, so secure-systems-lab/go-securesystemslib v0.11.0 (cosign's go.mod)
+  dsse/verify.go derives no key id and skips no signature by keyid: a keyid holding the KMS key ARN
+  does not stop cosign from verifying. (That sigstore's ECDSA verifier takes the DER signature KMS
+  returns is assumed, not read.)
+Verification command (composed from the source above, not run here — no cosign binary on this machine):
+    cosign verify-attestation --key awskms:///<key ARN> --insecure-ignore-tlog=true \
+        --type https://slsa.dev/verification_summary/v1 <registry>/<repo>@sha256:<hex>
+(`--type` takes the URI as is, pkg/policy/attestation.go AttestationToPayloadJSON; the `awskms:///`
+key-reference form is sigstore/sigstore's, assumed.)
 The referrers tag schema and the referrers index entry (artifactType + the manifest's annotations)
 are from opencontainers/distribution-spec spec.md (commit 967efdc0…), "Referrers Tag Schema" and
 "Listing Referrers". The .att image config bytes are ours (cosign does not read them).
