@@ -11,6 +11,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from promoter import cli
+from promoter.cli import deployed
 from tests.support.promotion import Promoter, rule
 
 
@@ -78,7 +79,7 @@ def test_usage_errors_exit_2_with_one_line(argv: list[str], capsys) -> None:
 
 
 def _stubbed(monkeypatch: pytest.MonkeyPatch, clients: dict[str, Any]) -> None:
-    monkeypatch.setattr(cli, "_aws", lambda args, service: clients[service])
+    monkeypatch.setattr(deployed, "aws_client", lambda service, region: clients[service])
 
 
 def test_deployed_promote_invokes_the_function_named_in_the_stack_outputs(monkeypatch, capsys) -> None:
