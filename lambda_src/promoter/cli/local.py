@@ -55,7 +55,12 @@ class LocalInvoker:
             try:
                 self._services = build_services(self.settings, self._env.get(ACCOUNT_ID_VARIABLE))
             except ValueError as error:
-                raise CliFailure(f"--local: {error} (set REGISTRY_ENDPOINT for a local registry)", EXIT_USAGE) from None
+                raise CliFailure(
+                    f"--local: {error}: set {Env.REGISTRY_ENDPOINT} for a local registry, or "
+                    f"{ACCOUNT_ID_VARIABLE} and --region for this account's ECR",
+                    EXIT_USAGE,
+                    "config",
+                ) from None
         return self._services
 
     def invoke(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from promoter.cli.exits import EXIT_OK, EXIT_USAGE, CliFailure
-from promoter.cli.render import decisions_exit_code, print_json
+from promoter.cli.render import decisions_exit_code, print_json, query_exit_code
 from promoter.cli.targets import add_target_options, invoker_for
 
 if TYPE_CHECKING:
@@ -29,8 +29,8 @@ def add_invoke(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "invoke",
         help="send an event from a JSON file (e.g. events/ecr-push.json) to the function; print its response",
         epilog=(
-            "Exit 0: no decision, or promoted / already promoted / dry run; 3: conflict; 4: pending; 5: rejected; "
-            "6: ignored; 1: unreadable event or error; 2: usage."
+            "Exit 0: a status answer, no decision, or promoted / already promoted / dry run; 3: conflict; "
+            "4: pending; 5: rejected; 6: ignored; 1: unreadable event or error; 2: usage."
         ),
     )
     parser.add_argument("file", metavar="FILE.json", help="the event, as the function would receive it")
@@ -98,4 +98,6 @@ def run_invoke(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             raise CliFailure(f"--{option}: {args.file} has no {option} field to replace", EXIT_USAGE, "usage")
     response = invoker_for(args, env).invoke(event)
     print_json(response)
+    if "status" in response:  # a status query succeeded whatever the gates say
+        return query_exit_code(response)
     return decisions_exit_code(response, nothing=EXIT_OK)
