@@ -231,3 +231,44 @@ def test_local_policy_comes_from_the_checkout_cdk_json_from_any_directory(
     for result in (outside, inside):
         assert result.returncode == cli.EXIT_FAILURE
         assert_one_line(result.stderr, "error: no AWS region: pass --region or set AWS_PROFILE")
+
+
+def test_local_without_credentials_says_any_value_works(tmp_path: Path) -> None:
+    # Given local settings but no AWS keys at all
+    env = isolated_env(
+        tmp_path,
+        AWS_REGION="us-west-2",
+        AWS_ENDPOINT_URL="http://127.0.0.1:1",
+        LEDGER_TABLE="ledger",
+        REGISTRY_ENDPOINT="http://127.0.0.1:1",
+    )
+
+    # When a --local command needs the ledger
+    result = run_cli(env, "reconcile", "--local")
+
+    # Then one line says a local ledger takes any keys, and how to set them
+    assert result.returncode == cli.EXIT_FAILURE
+    assert_one_line(
+        result.stderr,
+        "error: no AWS credentials for the local ledger: any value works, e.g. "
+        "export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test",
+    )
+
+
+def test_local_with_the_ledger_endpoint_down_names_the_endpoint(tmp_path: Path) -> None:
+    env = isolated_env(
+        tmp_path,
+        AWS_REGION="us-west-2",
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_ENDPOINT_URL="http://127.0.0.1:1",
+        LEDGER_TABLE="ledger",
+        REGISTRY_ENDPOINT="http://127.0.0.1:1",
+    )
+
+    result = run_cli(env, "reconcile", "--local")
+
+    assert result.returncode == cli.EXIT_FAILURE
+    assert_one_line(
+        result.stderr, "error: cannot reach http://127.0.0.1:1/: is the local ledger running? (AWS_ENDPOINT_URL)"
+    )

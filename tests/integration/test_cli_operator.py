@@ -157,3 +157,28 @@ def test_deployed_record_result_puts_the_event_on_the_ci_bus(monkeypatch, capsys
         )
 
     assert code == cli.EXIT_OK and "e-1" in out
+
+
+def test_deployed_invoke_sends_the_file_with_its_substitutions_to_the_named_function(
+    monkeypatch, capsys, tmp_path
+) -> None:
+    # Given a console sample and a function named on the command line
+    digest = "sha256:" + "3" * 64
+    sample = tmp_path / "status.json"
+    sample.write_text(json.dumps({"action": "status", "repository": "dev-m", "tag": "v1"}))
+    lambda_ = boto3.client("lambda", region_name="us-west-2", aws_access_key_id="a", aws_secret_access_key="b")
+    answer = {"decisions": [], "status": {"repository": "dev-m", "digest": digest}}
+    expected = json.dumps({"action": "status", "repository": "dev-m", "tag": "v2"}).encode()
+    with Stubber(lambda_) as stub:
+        stub.add_response(
+            "invoke",
+            {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())},  # type: ignore[dict-item]
+            {"FunctionName": "promoter-fn", "InvocationType": "RequestResponse", "Payload": expected},
+        )
+        _stubbed(monkeypatch, {"lambda": lambda_})
+
+        # When it is invoked with --tag
+        code, out, _ = run(["invoke", str(sample), "--tag", "v2", "--function", "promoter-fn"], capsys)
+
+    # Then the function got the substituted event, and its response is printed as JSON; a status answer exits 0
+    assert code == cli.EXIT_OK and json.loads(out) == answer
