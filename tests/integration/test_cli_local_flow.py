@@ -39,7 +39,7 @@ def local_env(fresh_registry: Callable[[], LocalRegistry], tmp_path: Path) -> It
             "PYTHONPATH": "lambda_src:.",
             "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-            "AWS_REGION": "us-west-2",
+            "AWS_DEFAULT_REGION": "us-west-2",
             "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test",
             "LEDGER_TABLE": f"ecr-promoter-ledger-{uuid.uuid4().hex[:8]}",  # moto servers share state in-process
