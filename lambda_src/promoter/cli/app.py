@@ -4,10 +4,8 @@ where failures become an exit code and one line on stderr (a traceback only with
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 
 from promoter.cli.copy import add_copy
@@ -33,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns its exit code (argparse exits 2 itself on usage errors)."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # before logging's import: `--help` stays cheap
+    import logging  # noqa: PLC0415
+
     env = dict(os.environ)  # the CLI's one read of the environment; everything below gets this mapping
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
@@ -58,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = "" if args.verbose else " (run with -v for the traceback)"
         print(f"error: unexpected {type(error).__name__}: {error}{hint}", file=sys.stderr)
         if args.verbose:
+            import traceback  # noqa: PLC0415
+
             traceback.print_exc()
         return EXIT_FAILURE
     finally:
@@ -67,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _fail(args: argparse.Namespace, failure: CliFailure) -> int:
     print(f"error: {failure}", file=sys.stderr)
     if args.verbose and failure.__cause__ is not None:
+        import traceback  # noqa: PLC0415
+
         traceback.print_exception(failure.__cause__)
     if getattr(args, "json", False):
         print_json({"error": failure.kind, "message": str(failure)})
