@@ -182,3 +182,26 @@ def test_deployed_invoke_sends_the_file_with_its_substitutions_to_the_named_func
 
     # Then the function got the substituted event, and its response is printed as JSON; a status answer exits 0
     assert code == cli.EXIT_OK and json.loads(out) == answer
+
+
+def test_a_missing_stack_names_the_stack_region_and_the_options(monkeypatch, capsys) -> None:
+    # Given no source stack in the region (CloudFormation answers ValidationError, as its API reference says)
+    cloudformation = boto3.client(
+        "cloudformation", region_name="us-west-2", aws_access_key_id="a", aws_secret_access_key="b"
+    )
+    with Stubber(cloudformation) as stub:
+        stub.add_client_error(
+            "describe_stacks",
+            service_error_code="ValidationError",
+            service_message="Stack with id EcrPromoterSource does not exist",
+            http_status_code=400,
+        )
+        _stubbed(monkeypatch, {"cloudformation": cloudformation})
+
+        code, _, err = run(["status", "dev-m:v1"], capsys)
+
+    assert code == cli.EXIT_FAILURE
+    assert err == (
+        "error: cannot read stack 'EcrPromoterSource' in us-west-2 (Stack with id EcrPromoterSource does not exist): "
+        "pass --stack, --region or --function/--bus\n"
+    )
