@@ -20,6 +20,7 @@ from promoter.contract import Env
 if TYPE_CHECKING:
     from promoter.config import Settings
     from promoter.promotion import Services
+    from promoter.registry import TransientRegistryError
 
 # The account whose ECR registry --local talks to when REGISTRY_ENDPOINT is not set.
 ACCOUNT_ID_VARIABLE = "AWS_ACCOUNT_ID"
@@ -102,12 +103,12 @@ class LocalInvoker:
             raise CliFailure(f"{repository}:{tag} is not in the registry at {endpoint}: push it first", EXIT_FAILURE)
         return found.digest
 
-    def _unreachable_registry(self, error: Exception) -> CliFailure:
+    def _unreachable_registry(self, error: TransientRegistryError) -> CliFailure:
+        """Like copy's: a fault with no HTTP status may be a registry that is not running; one connect tells."""
         from promoter.cli.reach import address_of, why_unreachable  # noqa: PLC0415
 
         endpoint = self.settings.registry_endpoint
-        status = getattr(error, "status", None)
-        reason = why_unreachable(endpoint) if endpoint and status is None else None
+        reason = why_unreachable(endpoint) if endpoint and error.status is None else None
         if endpoint and reason:
             _, _, where = address_of(endpoint)
             return CliFailure(
