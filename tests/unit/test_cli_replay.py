@@ -74,3 +74,23 @@ def test_a_valid_file_loads_as_json(tmp_path: Path) -> None:
     path.write_text(json.dumps(event))
 
     assert load_event(path) == event
+
+
+def test_a_closed_stdout_pipe_exits_1_without_a_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given a reader that went away (`python -m promoter invoke … | head -1`)
+    from promoter import cli
+    from promoter.cli import replay
+
+    def closed_pipe(document: object) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(replay, "invoker_for", lambda args, env: type("I", (), {"invoke": lambda self, r: {}})())
+    monkeypatch.setattr(replay, "print_json", closed_pipe)
+    path = tmp_path / "event.json"
+    path.write_text("{}")
+
+    # When the response is printed, Then exit 1 and nothing on stderr
+    assert cli.main(["invoke", "--local", str(path)]) == cli.EXIT_FAILURE
+    assert capsys.readouterr().err == ""

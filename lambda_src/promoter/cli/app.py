@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `… | head`: the reader left; say nothing more (Python's documented way)
+        _silence_stdout()
+        return EXIT_FAILURE
     except Exception as error:
         from promoter.cli.aws_errors import explain_aws_error  # noqa: PLC0415
 
@@ -64,6 +67,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     finally:
         logger.removeHandler(handler)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (e.g. captured): nothing to flush there
+        pass
 
 
 def _fail(args: argparse.Namespace, failure: CliFailure) -> int:
