@@ -272,3 +272,25 @@ def test_local_with_the_ledger_endpoint_down_names_the_endpoint(tmp_path: Path) 
     assert_one_line(
         result.stderr, "error: cannot reach http://127.0.0.1:1/: is the local ledger running? (AWS_ENDPOINT_URL)"
     )
+
+
+def test_a_cdk_json_setting_error_is_one_line_naming_the_key(
+    local_aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a cdk.json whose policy names an invalid target repository
+    import infra.config
+
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context["promotion_policy"]["rules"][0]["target"] = "Prod_Microservice"
+    broken = tmp_path / "cdk.json"
+    broken.write_text(json.dumps({"context": context}))
+    monkeypatch.setattr(infra.config, "CDK_JSON", broken)
+    monkeypatch.setenv("LEDGER_TABLE", "ledger")
+
+    # When a --local command needs the policy
+    code, _, err = run_in_process(capsys, "reconcile", "--local")
+
+    # Then exit 2 and one line that starts with the cdk.json key, no traceback
+    assert code == cli.EXIT_USAGE
+    assert err.startswith("error: cdk.json context 'promotion_policy': ") and "Prod_Microservice" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
