@@ -21,7 +21,7 @@ from .errors import (
     TransientRegistryError,
     UnsupportedManifest,
 )
-from .labels import REVISION_LABEL, image_config, image_labels
+from .labels import REVISION_LABEL, image_config, image_labels, platform_child, revision_of
 from .manifest import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
@@ -77,6 +77,8 @@ __all__ = [
     "is_digest",
     "is_loopback_host",
     "parse_reference",
+    "platform_child",
+    "revision_of",
     "sha256_digest",
     "validate_digest",
     "validate_reference",

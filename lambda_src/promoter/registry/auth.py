@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from .errors import AuthenticationFailed, TransientRegistryError
 
@@ -40,6 +40,10 @@ def parse_challenge(header: str | None) -> tuple[str, dict[str, str]] | None:
 
 
 class Authenticator(Protocol):
+    """What the transport asks of an authentication scheme. Optional extras, looked up with `getattr`:
+    `on_forbidden(body, sent, probe) -> bool` (a 403 that a token refresh may cure) and
+    `describe_refusal(sent) -> str` (how to say, without a secret, what the registry refused)."""
+
     def header(self, scope: str, fetch: TokenFetcher) -> str | None:
         """The Authorization header value for a request needing `scope`, or None for none."""
         ...
@@ -49,11 +53,19 @@ class Authenticator(Protocol):
         ...
 
 
+def describe_refusal(auth: Authenticator, sent: str | None) -> str:
+    """`refused the credentials for user u` / `…: no credentials were given`: never the secret itself."""
+    describe = getattr(auth, "describe_refusal", None)
+    if describe is not None:
+        return str(describe(sent))
+    return "refused the credentials" if sent is not None else "refused the request: no credentials were given"
+
+
 class ChallengeAuth:
     """Anonymous until challenged; then Basic (with credentials) or Bearer tokens per scope."""
 
     def __init__(self, username: str | None = None, password: str | None = None) -> None:
-        self._username = username
+        self._username = username if username else None
         self._password = password
         self._basic = False
         self._realm: str | None = None
@@ -97,6 +109,11 @@ class ChallengeAuth:
             self._fetch_token(scope, fetch, challenge_scope=params.get("scope"))
             return True
 
+    def describe_refusal(self, sent: str | None) -> str:
+        if self._username is None:
+            return "refused the request: no credentials were given"
+        return f"refused the credentials for user {self._username}"
+
     def _fetch_token(self, scope: str, fetch: TokenFetcher, challenge_scope: str | None = None) -> str:
         assert self._realm is not None
         query: list[tuple[str, str]] = []
@@ -114,7 +131,8 @@ class ChallengeAuth:
         if status in (429,) or status >= 500:
             raise TransientRegistryError(f"token service answered HTTP {status}", status=status)
         if status != 200:
-            raise AuthenticationFailed(f"token service refused the request (HTTP {status})", status=status)
+            service = urlsplit(self._realm).netloc or "token service"
+            raise AuthenticationFailed(f"{service} {self.describe_refusal(None)} (HTTP {status})", status=status)
         try:
             document = json.loads(body)
             token = document.get("token") or document.get("access_token")
