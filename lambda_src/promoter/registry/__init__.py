@@ -8,6 +8,7 @@ from __future__ import annotations
 from .auth import ChallengeAuth, EcrAuth
 from .client import PutManifestResult, RegistryClient, RetryPolicy
 from .copy import CHUNK_SIZE, CopyResult, copy_image
+from .credentials import Credentials, CredentialsError, CredentialSources, parse_user_pass
 from .errors import (
     AuthenticationFailed,
     BlobNotFound,
@@ -55,6 +56,9 @@ __all__ = [
     "BlobTooLarge",
     "ChallengeAuth",
     "CopyResult",
+    "CredentialSources",
+    "Credentials",
+    "CredentialsError",
     "Descriptor",
     "DigestMismatch",
     "EcrAuth",
@@ -77,6 +81,7 @@ __all__ = [
     "is_digest",
     "is_loopback_host",
     "parse_reference",
+    "parse_user_pass",
     "platform_child",
     "revision_of",
     "sha256_digest",

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import urllib3
 
 from .auth import Authenticator, ChallengeAuth, EcrAuth, EcrClientFactory
+from .capabilities import REFERRERS_SUPPORT
+from .credentials import Credentials
 from .errors import (
     BlobNotFound,
     DigestMismatch,
@@ -64,7 +66,6 @@ class RegistryClient:
         self.transport = Transport(base_url, auth=auth, retry=retry, pool_size=pool_size)
         self.base_url = self.transport.base_url
         self.host = self.transport.host
-        self._referrers_api: bool | None = None  # does this registry have the OCI 1.1 referrers API?
 
     @property
     def auth(self) -> Authenticator:
@@ -88,8 +89,12 @@ class RegistryClient:
         username: str | None = None,
         password: str | None = None,
         retry: RetryPolicy | None = None,
+        credentials: Credentials | None = None,
     ) -> RegistryClient:
-        """A registry at `url` (e.g. `http://127.0.0.1:5000`): anonymous, Basic or Bearer-challenge auth."""
+        """A registry at `url` (e.g. `http://127.0.0.1:5000`): anonymous, Basic or Bearer-challenge auth,
+        with `credentials` (or `username`/`password`) when the registry asks for them."""
+        if credentials is not None:
+            username, password = credentials.username, credentials.password
         return cls(url, auth=ChallengeAuth(username, password), retry=retry)
 
     @classmethod
@@ -99,14 +104,19 @@ class RegistryClient:
         ecr_client_factory: EcrClientFactory | None = None,
         *,
         retry: RetryPolicy | None = None,
+        credentials: Credentials | None = None,
     ) -> RegistryClient:
-        """`HOST[:PORT]` of a reference: ECR hosts get ECR tokens (boto3, imported only then), loopback
-        hosts plain HTTP, every other host HTTPS."""
+        """`HOST[:PORT]` of a reference: loopback hosts plain HTTP, every other host HTTPS. `credentials`
+        (see `credentials.CredentialSources.resolve`) answer Basic and Bearer-token challenges; without
+        them an ECR host gets ECR tokens (boto3, imported only then), any other host goes anonymous."""
         validate_host(host)
+        scheme = "http" if is_loopback_host(host) else "https"
+        if credentials is not None:
+            auth = ChallengeAuth(credentials.username, credentials.password)
+            return cls(f"{scheme}://{host}", auth=auth, retry=retry)
         ecr = ecr_host_parts(host)
         if ecr is not None:
             return cls(f"https://{host}", auth=EcrAuth(ecr[1], ecr_client_factory), retry=retry)
-        scheme = "http" if is_loopback_host(host) else "https"
         return cls(f"{scheme}://{host}", auth=ChallengeAuth(), retry=retry)
 
     def close(self) -> None:
@@ -340,32 +350,42 @@ class RegistryClient:
             path = next_link(response.headers.get("Link"))
         return tags
 
-    def referrers(self, repository: str, digest: str) -> list[Descriptor] | None:
-        """Referrers of `digest` via the OCI 1.1 referrers API, or None when the registry has no such API
-        (then the caller falls back to the `sha256-<hex>` tag schema)."""
-        if self._referrers_api is False:
+    def referrers(self, repository: str, digest: str, *, max_pages: int = 100) -> list[Descriptor] | None:
+        """Referrers of `digest` via the OCI 1.1 referrers API (every page of a `Link`-paginated answer),
+        or None when the registry has no such API: then the caller falls back to the `sha256-<hex>` tag
+        schema. A host without the API is remembered for the life of the process (`ReferrersSupport`),
+        so a warm process does not pay the probe again."""
+        validate_repository_name(repository)
+        validate_digest(digest)
+        if not REFERRERS_SUPPORT.may_have_api(self.base_url):
             return None
         what = f"list referrers of {repository}@{digest}"
-        response = self.transport.request(
-            "GET",
-            f"/v2/{repository}/referrers/{digest}",
-            scope=_pull(repository),
-            headers={"Accept": OCI_INDEX},
-            what=what,
-        )
-        content_type = (response.headers.get("Content-Type") or "").split(";", 1)[0].strip()
-        if response.status != 200 or content_type not in (OCI_INDEX, "application/json"):
-            discard(response)
-            if response.status in (401, 403):
-                raise self.transport.fail(response, what)
-            self._referrers_api = False
-            return None
-        self._referrers_api = True
-        try:
-            items = json.loads(response.data).get("manifests") or []
-            return [Descriptor.from_json(item) for item in items]
-        except (ValueError, AttributeError, RegistryError):
-            raise RegistryError(f"{what}: {self.host} answered an unreadable referrers index") from None
+        path: str | None = f"/v2/{repository}/referrers/{digest}"
+        found: list[Descriptor] = []
+        for page in range(max_pages):
+            assert path is not None
+            response = self.transport.request(
+                "GET", path, scope=_pull(repository), headers={"Accept": OCI_INDEX}, what=what
+            )
+            content_type = (response.headers.get("Content-Type") or "").split(";", 1)[0].strip()
+            if response.status != 200 or content_type not in (OCI_INDEX, "application/json"):
+                if page > 0 or response.status in (401, 403):
+                    raise self.transport.fail(response, what)
+                body = discard(response)
+                if "NAME_UNKNOWN" in error_codes(body):
+                    return None  # the repository is missing, which says nothing about the API
+                REFERRERS_SUPPORT.record(self.base_url, has_api=False)
+                return None
+            REFERRERS_SUPPORT.record(self.base_url, has_api=True)
+            try:
+                items = json.loads(response.data).get("manifests") or []
+                found.extend(Descriptor.from_json(item) for item in items)
+            except (ValueError, AttributeError, TypeError, RegistryError):
+                raise RegistryError(f"{what}: {self.host} answered an unreadable referrers index") from None
+            path = next_link(response.headers.get("Link"))
+            if path is None:
+                return found
+        raise RegistryError(f"{what}: more than {max_pages} pages of referrers")
 
 
 def _pull(repository: str) -> str:

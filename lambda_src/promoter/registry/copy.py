@@ -7,9 +7,13 @@ Order of work, so a target never holds a manifest whose blobs or children are mi
 2. read every child manifest of an index (recursively);
 3. copy every blob once, in parallel (`blobs.py`), while the referrers are looked up (`referrers.py`);
 4. put child manifests by digest, deepest first, then the image itself (`writer.py`);
-5. copy referrers (OCI referrers API, `sha256-<hex>` tag schema, cosign `.sig`/`.att`/`.sbom` tags).
+5. copy referrers (OCI referrers API, `sha256-<hex>` tag schema, cosign `.sig`/`.att`/`.sbom` tags),
+   and referrers of referrers (a signature on an SBOM) down to `referrer_depth` levels.
    When there are referrers, the image is put by digest first and tagged last, so the tag is the
    commit point: a failure before it leaves the tag absent and a retry redoes the whole copy.
+When the target already holds the image, its referrers are still re-synced: signatures and SBOMs added
+to the source after the first copy follow, only those the target lacks, at most `max_referrers` per
+call (the rest are counted in `referrers_deferred` and follow on the next call).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class CopyResult:
     manifests_written: int = 0
     tags_written: tuple[str, ...] = ()
     referrers_copied: int = 0
+    referrers_deferred: int = 0
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,6 +70,8 @@ def copy_image(  # noqa: PLR0917 - the positional order reads as a sentence: fro
     *,
     referrers: bool = True,
     max_workers: int = 8,
+    max_referrers: int = 64,
+    referrer_depth: int = 3,
 ) -> CopyResult:
     """Copy the image `reference` (tag or digest) of `source_repository` into `target_repository`,
     by digest, then set each of `tags` on it (none: push by digest only).
@@ -80,21 +87,22 @@ def copy_image(  # noqa: PLR0917 - the positional order reads as a sentence: fro
     if isinstance(tags, str):
         raise TypeError("tags must be a sequence of tags, not one string")
     wanted_tags = tuple(dict.fromkeys(validate_tag(tag) for tag in tags))
-    if max_workers < 1:
-        raise ValueError("max_workers must be at least 1")
+    if max_workers < 1 or max_referrers < 0 or referrer_depth < 1:
+        raise ValueError("max_workers and referrer_depth must be at least 1, max_referrers at least 0")
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="copy") as pool:
         session = CopySession(source, source_repository, target, target_repository, pool)
+        plan = _Plan(session, max_referrers=max_referrers, referrer_depth=referrer_depth)
         try:
-            return _Plan(session).run(reference, wanted_tags, referrers, started)
+            return plan.run(reference, wanted_tags, referrers, started)
         finally:
             session.abort.set()
 
 
 class _Plan:
-    def __init__(self, session: CopySession) -> None:
+    def __init__(self, session: CopySession, *, max_referrers: int, referrer_depth: int) -> None:
         self.session = session
         self.writer = ManifestWriter(session, BlobCopier(session))
-        self.referrers = ReferrerCopier(session, self.writer)
+        self.referrers = ReferrerCopier(session, self.writer, max_referrers=max_referrers, max_depth=referrer_depth)
 
     def run(self, reference: str, tags: tuple[str, ...], referrers: bool, started: float) -> CopyResult:
         session, writer = self.session, self.writer
@@ -108,13 +116,16 @@ class _Plan:
             if descriptor is not None and descriptor.digest != root.digest:
                 raise TagConflict(tag, descriptor.digest, root.digest)
         missing_tags = tuple(tag for tag in tags if existing[tag] is None)
-        if tags and not missing_tags:
-            return self._result(root, started, already_present=True)
-        if not tags and target.resolve(session.dst, root.digest) is not None:
+        if (tags and not missing_tags) or (not tags and target.resolve(session.dst, root.digest) is not None):
+            if referrers:
+                self._resync_referrers(root)
             return self._result(root, started, already_present=True)
 
         if tags and len(missing_tags) < len(tags):
-            # Another tag already points at this digest: the image and its blobs are there; just tag it.
+            # Another tag already points at this digest: the image and its blobs are there; just tag it
+            # (after its referrers, so the new tag is still the commit point).
+            if referrers:
+                self._resync_referrers(root)
             writer.put_tags(root, missing_tags)
             return self._result(root, started, already_present=False)
 
@@ -136,6 +147,13 @@ class _Plan:
             writer.put_tags(root, missing_tags)
         return self._result(root, started, already_present=False)
 
+    def _resync_referrers(self, root: Manifest) -> None:
+        """The image is in the target: copy the referrers of it (and of its children) that the target lacks."""
+        subjects = [root.digest, *(child.digest for child in root.children)]
+        found = self.referrers.discover(subjects)
+        if found:
+            self.referrers.copy(found, only_missing=True)
+
     def _result(self, root: Manifest, started: float, *, already_present: bool) -> CopyResult:
         stats = self.session.stats
         return CopyResult(
@@ -149,5 +167,6 @@ class _Plan:
             manifests_written=len(stats.written),
             tags_written=tuple(stats.tags_written),
             referrers_copied=stats.referrers_copied,
+            referrers_deferred=stats.referrers_deferred,
             seconds=time.monotonic() - started,
         )

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .blobs import check_digest
 from .errors import UnsupportedManifest
 from .manifest import OCI_INDEX, Descriptor, Manifest
 from .reference import is_digest
@@ -50,26 +51,65 @@ def referrer_tag_subject(tag: str) -> str | None:
 
 
 class ReferrerCopier:
-    def __init__(self, session: CopySession, writer: ManifestWriter) -> None:
+    """Copies referrers level by level: those of the image, then referrers of those (a signature on an
+    SBOM), down to `max_depth` levels. `max_referrers` bounds how many are copied per call (the rest are
+    counted as deferred and follow on the next call). `only_missing` (the image is already in the target)
+    checks the target first, so a re-sync writes only what is missing."""
+
+    def __init__(
+        self, session: CopySession, writer: ManifestWriter, *, max_referrers: int = 64, max_depth: int = 3
+    ) -> None:
         self.session = session
         self.writer = writer
+        self.max_referrers = max_referrers
+        self.max_depth = max_depth
+        self._tags_by_subject: dict[str, list[str]] | None = None
+        self._visited: set[str] = set()
 
     def discover(self, subjects: Sequence[str]) -> Referrers:
         """Referrers of each subject in the source: by the referrers API where the registry has it, and by
         tag (`sha256-<hex>` fallback index, cosign `sha256-<hex>.sig|.att|.sbom`) in every case."""
         session = self.session
+        fresh = [subject for subject in dict.fromkeys(subjects) if subject not in self._visited]
+        self._visited.update(fresh)
         by_api: list[tuple[str, Descriptor]] = []
-        for subject in subjects:
+        for subject in fresh:
             found = session.source.referrers(session.src, subject)
             if found is None:
                 break
             by_api.extend((subject, descriptor) for descriptor in found)
-        hexes = {subject.split(":", 1)[1] for subject in subjects}
-        by_tag = [tag for tag in session.source.list_tags(session.src) if referrer_tag_subject(tag) in hexes]
+        if self._tags_by_subject is None:  # one tag listing per copy serves every level
+            index: dict[str, list[str]] = {}
+            for tag in session.source.list_tags(session.src):
+                hex_part = referrer_tag_subject(tag)
+                if hex_part is not None:
+                    index.setdefault(hex_part, []).append(tag)
+            self._tags_by_subject = index
+        by_tag = [tag for subject in fresh for tag in self._tags_by_subject.get(subject.split(":", 1)[1], ())]
         return Referrers(tuple(by_api), tuple(sorted(by_tag)))
 
-    def copy(self, found: Referrers) -> None:
+    def copy(self, found: Referrers, *, only_missing: bool = False) -> None:
+        """Copy `found` (level 1), then discover and copy each next level, down to `max_depth`."""
+        depth = 1
+        while found:
+            next_subjects = self._copy_level(found, only_missing)
+            depth += 1
+            if depth > self.max_depth or not next_subjects:
+                return
+            found = self.discover(next_subjects)
+
+    def _take_budget(self, count: int = 1) -> bool:
+        stats = self.session.stats
+        with stats.lock:
+            if stats.referrers_copied >= self.max_referrers:
+                stats.referrers_deferred += count
+                return False
+            return True
+
+    def _copy_level(self, found: Referrers, only_missing: bool) -> list[str]:
+        """Copy one level; return the digests of its referrers (copied or already there): the next subjects."""
         session = self.session
+        next_subjects: list[str] = []
         needs_fallback: dict[str, list[Descriptor]] = {}
         api_seen: set[str] = set()
         for subject, descriptor in found.by_api:
@@ -78,6 +118,11 @@ class ReferrerCopier:
             api_seen.add(descriptor.digest)
             if not is_digest(descriptor.digest):
                 raise UnsupportedManifest(f"referrer {descriptor.digest} of {subject} is not a sha256 digest")
+            next_subjects.append(descriptor.digest)
+            if only_missing and session.target.resolve(session.dst, descriptor.digest) is not None:
+                continue
+            if not self._take_budget():
+                continue
             manifest = session.source.get_manifest(session.src, descriptor.digest)
             result = self.writer.copy_tree(manifest)
             session.stats.add(referrers_copied=1)
@@ -85,38 +130,46 @@ class ReferrerCopier:
                 # The target has no referrers API: keep its `sha256-<hex>` fallback index up to date.
                 needs_fallback.setdefault(subject, []).append(descriptor)
         for tag in found.by_tag:
-            self._copy_tag(tag)
+            next_subjects.extend(self._copy_tag(tag))
         for subject, descriptors in needs_fallback.items():
             self.merge_fallback_index(subject, descriptors)
+        return next_subjects
 
-    def _copy_tag(self, tag: str) -> None:
-        session = self.session
+    def _copy_tag(self, tag: str) -> list[str]:
+        """Copy one referrer tag unless the target has it already; return the digests it stands for."""
+        session, writer = self.session, self.writer
         manifest = session.source.get_manifest(session.src, tag)
+        fallback_index = len(tag) == _FALLBACK_TAG_LENGTH and manifest.is_index
+        listed = [child.digest for child in manifest.children] if fallback_index else [manifest.digest]
         existing = session.target.resolve(session.dst, tag)
         if existing is not None and existing.digest == manifest.digest:
-            return
-        fallback_index = len(tag) == _FALLBACK_TAG_LENGTH and manifest.is_index
-        writer = self.writer
-        levels = writer.fetch_tree(manifest)
-        writer.blobs.copy_blobs([m for level in levels for m in level])
-        writer.put_levels(levels[1:])
-        copied = len(manifest.children) if fallback_index else 1
+            return listed
         if existing is None:
-            writer.put(manifest, tag)
-            session.stats.add(referrers_copied=copied)
-            return
-        if fallback_index:
-            subject = "sha256:" + tag[len("sha256-") :]
-            self.merge_fallback_index(subject, list(manifest.children))
-            session.stats.add(referrers_copied=copied)
-            return
-        log.warning(
-            "referrer tag %s in %s already points to %s, not %s: left as it is",
-            tag,
-            session.dst,
-            existing.digest,
-            manifest.digest,
-        )
+            if self._take_budget(len(listed)):
+                writer.copy_tree(manifest, tag)
+                session.stats.add(referrers_copied=len(listed))
+            return listed
+        if not fallback_index:
+            log.warning(
+                "referrer tag %s in %s already points to %s, not %s: left as it is",
+                tag,
+                session.dst,
+                existing.digest,
+                manifest.digest,
+            )
+            return listed
+        # The target's fallback index differs (it lists referrers of its own): add only what it lacks.
+        added: list[Descriptor] = []
+        for child in manifest.children:
+            check_digest(child, manifest)
+            if session.target.resolve(session.dst, child.digest) is None:
+                if not self._take_budget():
+                    continue
+                writer.copy_tree(session.source.get_manifest(session.src, child.digest))
+                session.stats.add(referrers_copied=1)
+            added.append(child)
+        self.merge_fallback_index("sha256:" + tag[len("sha256-") :], added)
+        return listed
 
     def merge_fallback_index(self, subject: str, descriptors: Sequence[Descriptor]) -> None:
         """Add `descriptors` to the target's `sha256-<hex>` referrers index (the OCI tag-schema fallback)."""
