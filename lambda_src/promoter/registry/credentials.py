@@ -22,8 +22,6 @@ import json
 import logging
 import os
 import re
-import shutil
-import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +69,8 @@ def parse_user_pass(text: str, source: str = EXPLICIT) -> Credentials:
 
 
 def _run_helper(executable: str, server: str) -> tuple[int, bytes]:
+    import subprocess  # noqa: PLC0415 - only a configured helper needs it; copies must start fast
+
     completed = subprocess.run(  # noqa: S603 - a docker-credential-<name> found on PATH, fixed argument
         [executable, "get"], input=server.encode(), capture_output=True, timeout=_HELPER_TIMEOUT, check=False
     )
@@ -159,6 +159,9 @@ class CredentialSources:
     def _from_helper(self, name: str, server: str) -> Credentials | None:
         if not _HELPER_NAME.fullmatch(name):
             raise CredentialsError(f"credential helper name {name!r} is not a plain name")
+        import shutil  # noqa: PLC0415 - only a configured helper needs it; copies must start fast
+        import subprocess  # noqa: PLC0415
+
         program = f"docker-credential-{name}"
         executable = shutil.which(program, path=self.search_path)
         if executable is None:
