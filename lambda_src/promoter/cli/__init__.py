@@ -1,6 +1,7 @@
 """`python -m promoter COMMAND …`: the operator's command line. Not part of the Lambda asset.
 
-Modules: `app` (parser, the environment read, failures → exit codes), `copy` (the copy command),
+Modules: `app` (parser, the environment read, failures → exit codes), `copy` (the copy command) and
+`logins` (its registry logins: flags, prompt, saved logins),
 `operator` (promote, status, reconcile, record-result, record-scan), `replay` (invoke FILE.json),
 `targets` (--local or deployed), `local` and `deployed` (the invokers), `render` (output), `exits`.
 Start-up imports only argparse and these modules; each command imports what it needs when it runs,
