@@ -2,7 +2,8 @@
 
 Modules: `app` (parser, the environment read, failures → exit codes), `copy` (the copy command) and
 `logins` (its registry logins: flags, prompt, saved logins),
-`operator` (promote, status, reconcile, record-result, record-scan), `replay` (invoke FILE.json),
+`operator` (promote, status, reconcile, record-result, record-scan), `approve` (signed approvals and
+rejections), `signing` (`--sign-with`: KMS-signed DSSE envelopes), `replay` (invoke FILE.json),
 `targets` (--local or deployed), `local` and `deployed` (the invokers), `render` (output), `exits`.
 Start-up imports only argparse and these modules; each command imports what it needs when it runs,
 so `--help` and a loopback copy never load boto3, pydantic or Powertools.

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
+from promoter.cli.approve import add_approve
 from promoter.cli.copy import add_copy
 from promoter.cli.exits import EXIT_FAILURE, EXIT_INTERRUPTED, CliFailure
 from promoter.cli.operator import add_operator_commands
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_copy(subparsers)
     add_operator_commands(subparsers)
+    add_approve(subparsers)
     add_invoke(subparsers)
     return parser
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from promoter.cli.exits import EXIT_OK, EXIT_USAGE, CliFailure
 from promoter.cli.render import decisions_exit_code, print_json, print_response, query_exit_code
+from promoter.cli.signing import KEY_HELP, KEY_METAVAR
 from promoter.cli.targets import add_target_options, invoker_for
 from promoter.contract import DetailType, Env, Source
 
@@ -91,6 +92,7 @@ def add_operator_commands(subparsers: Subparsers) -> None:
     record_result.add_argument("--result", required=True, choices=["PASSED", "FAILED"])
     record_result.add_argument("--run-url", metavar="URL", help="link to the CI run")
     record_result.add_argument("--bus", metavar="NAME", help="the CI results bus (default: from the stack's outputs)")
+    record_result.add_argument("--sign-with", metavar=KEY_METAVAR, help=KEY_HELP + " (policy trust.test_results)")
     add_target_options(record_result)
     record_result.set_defaults(run=run_record_result)
 
@@ -165,9 +167,20 @@ def run_record_result(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         raise CliFailure(
             f"record-result needs REPO@sha256:<digest> (results belong to a digest, not to tag {tag!r})", EXIT_USAGE
         )
-    detail = {"repository-name": repository, "image-digest": digest, "suite": args.suite, "result": args.result}
+    detail: dict[str, Any] = {
+        "repository-name": repository,
+        "image-digest": digest,
+        "suite": args.suite,
+        "result": args.result,
+    }
     if args.run_url:
         detail["run-url"] = args.run_url
+    if args.sign_with:
+        from promoter.cli.signing import signed_test_result  # noqa: PLC0415
+
+        detail["attestation"] = signed_test_result(
+            args.sign_with, args.region, digest=digest, suite=args.suite, result=args.result, url=args.run_url
+        )
     from promoter.cli.local import LocalInvoker  # noqa: PLC0415
 
     invoker = invoker_for(args, env)
@@ -179,7 +192,8 @@ def run_record_result(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if args.json:
         print_json({"event_id": event_id, "bus": bus, "detail": detail})
     else:
-        print(f"Recorded {args.suite} {args.result} for {repository}@{digest} on bus {bus} (event {event_id})")
+        signed = f", signed by {args.sign_with}" if args.sign_with else ""
+        print(f"Recorded {args.suite} {args.result} for {repository}@{digest} on bus {bus} (event {event_id}{signed})")
     return EXIT_OK
 
 
