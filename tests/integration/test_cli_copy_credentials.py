@@ -131,7 +131,7 @@ def test_flags_log_in_to_the_destination_and_then_the_source(
     assert PASSWORD not in out_in + err_in + out_out + err_out
 
 
-@pytest.mark.parametrize("where", ["DOCKER_CONFIG", "HOME", "REGISTRY_AUTH_FILE"])
+@pytest.mark.parametrize("where", ["DOCKER_CONFIG", "HOME", "REGISTRY_AUTH_FILE", "credHelpers", "credsStore"])
 def test_a_saved_login_is_used_without_flags(
     where: str,
     registry: LocalRegistry,
@@ -142,12 +142,29 @@ def test_a_saved_login_is_used_without_flags(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # Given a `docker login` style entry (base64 USER:PASS) in $DOCKER_CONFIG, ~/.docker or REGISTRY_AUTH_FILE
+    # Given a `docker login` entry (base64 USER:PASS) in $DOCKER_CONFIG, ~/.docker or REGISTRY_AUTH_FILE, or a
+    # credential helper named by the Docker config
     auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     document = json.dumps({"auths": {auth_registry.host: {"auth": auth}}})
     if where == "DOCKER_CONFIG":
         (tmp_path / "docker").mkdir()
         (tmp_path / "docker" / "config.json").write_text(document)
+        monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    elif where in ("credHelpers", "credsStore"):
+        # Credential helper protocol (docker/cli docs, "docker login": "Docker requires the helper program to
+        # be in the client's host $PATH"; docker/docker-credential-helpers#131: `get` reads the server on
+        # stdin and prints {"Username":"","Secret":""}). Found on the PATH of the CLI's environment.
+        helper = tmp_path / "bin" / "docker-credential-cli-test"
+        helper.parent.mkdir()
+        answer = json.dumps({"ServerURL": auth_registry.host, "Username": USER, "Secret": PASSWORD})
+        helper.write_text(f"#!/bin/sh\n[ \"$1\" = get ] || exit 1\ncat >/dev/null\necho '{answer}'\n")
+        helper.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{helper.parent}:{os.environ['PATH']}")
+        config = (
+            {"credsStore": "cli-test"} if where == "credsStore" else {"credHelpers": {auth_registry.host: "cli-test"}}
+        )
+        (tmp_path / "docker").mkdir()
+        (tmp_path / "docker" / "config.json").write_text(json.dumps(config))
         monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
     elif where == "HOME":
         (no_saved_logins / ".docker").mkdir()
