@@ -171,6 +171,8 @@ def test_approve_deployed_resolves_the_tag_through_ecr_and_sends_designs_shape(
 
     # Then the function got DESIGN's approve request, naming the tag, signed for the tag's digest and the rule
     assert code == EXIT_OK
+    out = capsys.readouterr().out
+    assert out.startswith(f"approve dev-microservice@{detail['imageDigest']} for rule prod, signed by {signing_key}\n")
     (request,) = function.requests
     assert set(request) == APPROVAL_KEYS
     assert {k: request[k] for k in APPROVAL_KEYS - {"attestation"}} == {

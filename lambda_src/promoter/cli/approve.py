@@ -94,5 +94,8 @@ def run_approve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         args.image, decision=decision, rule=args.rule, reason=args.reason, attestation=attestation
     )
     response = invoker.invoke(request)
+    if not args.json:
+        signer = attestation["signatures"][0]["keyid"]
+        print(f"{decision} {repository}@{digest} for rule {args.rule}, signed by {signer}")
     print_response(response, as_json=args.json)
     return approval_exit_code(response, decision)
