@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from promoter.cli.exits import EXIT_FAILURE, EXIT_USAGE, CliFailure
@@ -34,17 +32,22 @@ def _ask_without_echo(prompt: str) -> str:
     return getpass.getpass(prompt)
 
 
-@dataclass(frozen=True)
 class Terminal:
-    """How to ask for a password: replaced in tests, the real terminal otherwise."""
+    """How to ask for a password: replaced in tests, the real terminal otherwise. (A plain class: a
+    dataclass would import `inspect` and `ast` into every `--help`.)"""
 
-    is_interactive: Callable[[], bool] = _stdin_is_terminal
-    ask: Callable[[str], str] = _ask_without_echo
+    def __init__(
+        self, is_interactive: Callable[[], bool] = _stdin_is_terminal, ask: Callable[[str], str] = _ask_without_echo
+    ) -> None:
+        self.is_interactive = is_interactive
+        self.ask = ask
 
 
 def credential_sources(env: Mapping[str, str]) -> CredentialSources:
     """Saved logins of this environment. Docker finds `~/.docker` through `HOME` on Linux and macOS
     (Go's os.UserHomeDir), so `HOME` is read from the CLI's environment, not from the process."""
+    from pathlib import Path  # noqa: PLC0415 - keep `--help` small
+
     from promoter.registry import CredentialSources  # noqa: PLC0415
 
     home = env.get("HOME")
