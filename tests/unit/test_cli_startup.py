@@ -27,7 +27,9 @@ def imported_modules(*args: str) -> list[str]:
     return [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
 
 
-@pytest.mark.parametrize("command", ["copy", "promote", "invoke", "record-scan", "record-result", "approve"])
+@pytest.mark.parametrize(
+    "command", ["copy", "promote", "invoke", "record-scan", "record-result", "approve", "reconcile"]
+)
 def test_help_imports_none_of_the_heavy_dependencies(command: str) -> None:
     modules = imported_modules(command, "--help")
 

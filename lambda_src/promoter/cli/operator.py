@@ -1,4 +1,4 @@
-"""Operator commands: `promote`, `status`, `reconcile`, `record-result`, `record-scan`.
+"""Operator commands: `promote`, `status`, `record-result`, `record-scan` (and `reconcile`, from `backfill`).
 
 Each builds the request or event the function accepts and hands it to an invoker (`--local`: in this
 process through `promoter.entry.handle`; else the deployed stack). Exit codes follow the outcomes.
@@ -10,6 +10,7 @@ import argparse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from promoter.cli.backfill import add_reconcile
 from promoter.cli.exits import EXIT_OK, EXIT_USAGE, CliFailure
 from promoter.cli.render import decisions_exit_code, print_json, print_response, query_exit_code
 from promoter.cli.signing import KEY_HELP, KEY_METAVAR
@@ -76,9 +77,7 @@ def add_operator_commands(subparsers: Subparsers) -> None:
     add_target_options(status)
     status.set_defaults(run=run_status)
 
-    reconcile = subparsers.add_parser("reconcile", help="re-evaluate every pending candidate now")
-    add_target_options(reconcile)
-    reconcile.set_defaults(run=run_reconcile)
+    add_reconcile(subparsers)
 
     record_result = subparsers.add_parser(
         "record-result",
@@ -135,12 +134,6 @@ def run_promote(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def run_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     response = invoker_for(args, env).invoke(_manual_request(args.image, "status"))
-    print_response(response, as_json=args.json)
-    return query_exit_code(response)
-
-
-def run_reconcile(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    response = invoker_for(args, env).invoke({"action": "reconcile"})
     print_response(response, as_json=args.json)
     return query_exit_code(response)
 
