@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from promoter.cli import EXIT_USAGE, CliFailure
+from promoter.cli import EXIT_USAGE, CliFailure, main
 from promoter.cli.logins import Terminal, credential_sources, login_for
 from promoter.registry import Credentials
 
@@ -98,3 +98,29 @@ def test_an_unreadable_docker_config_is_one_line_naming_the_file(tmp_path: Path)
         login_for(HOST, "app", None, "--src-creds", credential_sources({"DOCKER_CONFIG": str(tmp_path)}))
 
     assert str(caught.value) == f"cannot read the login for {HOST}: {tmp_path / 'config.json'} is not valid JSON"
+
+
+@pytest.mark.parametrize(
+    ("mistake", "named"),
+    [
+        (["--dst-creds", "bob:{pw}"], "--dst-creds bob:***"),
+        (["--dst-creds=bob:{pw}", "--jobs", "2"], "--dst-creds=bob:***"),
+        (["--dest-creds=bob:{pw}", "--no-such-flag"], "--no-such-flag"),
+    ],
+    ids=["typo-space", "typo-equals", "unknown-flag-beside"],
+)
+def test_a_mistyped_login_flag_is_a_usage_error_that_does_not_echo_the_password(
+    mistake: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a command line where argparse will not recognise the login flag (or a flag next to it)
+    password = "s3:" + secrets.token_hex(8)
+    argv = ["copy", "127.0.0.1:5000/a:v1", "127.0.0.1:5000/b", *(part.format(pw=password) for part in mistake)]
+
+    # When it is parsed
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+
+    # Then argparse's usage error names the argument, with the password masked
+    err = capsys.readouterr().err
+    assert exited.value.code == EXIT_USAGE and "unrecognized arguments" in err
+    assert password not in err and password.split(":", 1)[1] not in err and named in err
