@@ -1,4 +1,4 @@
-"""AWS control-plane adapters: ECR's API for image facts, CodePipeline for a run's source revision.
+"""AWS control-plane adapters: ECR's API for image facts and scans, CodePipeline for a run's source revision.
 
 Clients are injected (boto3, moto or a Stubber-wrapped client). Error codes are read from the
 response, never from message text.
@@ -48,6 +48,13 @@ class EcrImageStore(OciImageStore):
     def tags_of(self, repository: str, digest: str) -> tuple[str, ...] | None:
         detail = self._describe(repository, {"imageDigest": digest})
         return tuple(detail.get("imageTags", ())) if detail else None
+
+
+class EcrScans:
+    """ScanSource over ECR's DescribeImageScanFindings."""
+
+    def __init__(self, ecr: Any) -> None:
+        self._ecr = ecr
 
     def scan_of(self, repository: str, digest: str) -> ScanEvidence | None:
         try:

@@ -1,13 +1,18 @@
-"""Builds the adapters from Settings: one place that knows which concrete clients the logic gets."""
+"""Builds the adapters from Settings: the one place that knows which concrete clients the logic gets.
+
+Called once per cold start by the handler, and by every in-process caller (`--local` CLI, demo,
+tests) together with promoter.entry.handle.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from promoter.aws import EcrImageStore, PipelineRevisions
+from promoter.aws import EcrImageStore, EcrScans, PipelineRevisions
 from promoter.config import Settings
-from promoter.images import ImageStore, OciImageStore
-from promoter.ledger import Ledger
+from promoter.images import OciImageStore
+from promoter.ledger import DynamoLedger
+from promoter.ports import ImageStore, ScanSource
 from promoter.promotion import Services
 from promoter.registry import RegistryClient
 
@@ -35,6 +40,7 @@ class _LazyPipelineRevisions:
 def build_services(settings: Settings, account_id: str | None) -> Services:
     """Adapters for a deployed function (ECR of `account_id`) or, with REGISTRY_ENDPOINT, a plain registry."""
     images: ImageStore
+    scans: ScanSource | None = None
     if settings.registry_endpoint:
         images = OciImageStore(RegistryClient.for_endpoint(settings.registry_endpoint))
     else:
@@ -43,9 +49,11 @@ def build_services(settings: Settings, account_id: str | None) -> Services:
         ecr = _client("ecr", settings.region)
         host = f"{account_id}.dkr.ecr.{settings.region}.amazonaws.com"
         images = EcrImageStore(RegistryClient.for_host(host, ecr_client_factory=lambda: ecr), ecr)
+        scans = EcrScans(ecr)
     return Services(
         policy=settings.policy,
-        ledger=Ledger(settings.ledger_table, _client("dynamodb", settings.region)),
+        ledger=DynamoLedger(settings.ledger_table, _client("dynamodb", settings.region)),
         images=images,
         pipelines=_LazyPipelineRevisions(settings.region),
+        scans=scans,
     )

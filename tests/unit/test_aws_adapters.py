@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from promoter.aws import EcrImageStore, PipelineRevisions
+from promoter.aws import EcrImageStore, EcrScans, PipelineRevisions
 from promoter.registry import RegistryClient
 
 DIGEST = "sha256:" + "c" * 64
@@ -63,6 +63,7 @@ def test_throttling_is_not_swallowed(ecr: tuple[EcrImageStore, Stubber]) -> None
 
 def test_completed_basic_scan_gives_severity_counts(ecr: tuple[EcrImageStore, Stubber]) -> None:
     store, stubber = ecr
+    scans = EcrScans(store._ecr)
     done = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
     stubber.add_response(
         "describe_image_scan_findings",
@@ -73,18 +74,19 @@ def test_completed_basic_scan_gives_severity_counts(ecr: tuple[EcrImageStore, St
         {"repositoryName": "dev-a", "imageId": {"imageDigest": DIGEST}},
     )
 
-    scan = store.scan_of("dev-a", DIGEST)
+    scan = scans.scan_of("dev-a", DIGEST)
 
     assert scan is not None and scan.severity_counts == {"CRITICAL": 1} and scan.at == done
 
 
 def test_scan_in_progress_or_absent_is_no_evidence(ecr: tuple[EcrImageStore, Stubber]) -> None:
     store, stubber = ecr
+    scans = EcrScans(store._ecr)
     stubber.add_response("describe_image_scan_findings", {"imageScanStatus": {"status": "IN_PROGRESS"}})
     stubber.add_client_error("describe_image_scan_findings", service_error_code="ScanNotFoundException")
 
-    assert store.scan_of("dev-a", DIGEST) is None
-    assert store.scan_of("dev-a", DIGEST) is None
+    assert scans.scan_of("dev-a", DIGEST) is None
+    assert scans.scan_of("dev-a", DIGEST) is None
 
 
 def test_pipeline_revisions_come_from_the_execution_artifacts() -> None:
