@@ -139,3 +139,31 @@ def test_unsuccessful_push_and_incomplete_scan_are_not_actionable() -> None:
 
     assert isinstance(parse_event(failed_push, request_id="r"), NotActionable)
     assert isinstance(parse_event(scan, request_id="r"), NotActionable)
+
+
+def test_every_subscribed_event_has_one_reader_keyed_by_contract_names() -> None:
+    from promoter.contract import DetailType, Source
+    from promoter.events import EVENT_READERS
+
+    assert (Source.ECR, DetailType.IMAGE_ACTION) in EVENT_READERS
+    assert all(isinstance(source, Source) and isinstance(kind, DetailType) for source, kind in EVENT_READERS)
+
+
+def test_a_codebuild_success_without_a_source_version_is_read_not_refused() -> None:
+    event = load("codebuild-succeeded.json")
+    event["detail"]["additional-information"] = {}
+
+    build = parse_event(event, request_id="r")
+
+    assert isinstance(build, PipelineSucceeded) and build.revisions == ()
+    assert build.project_name == "microservice-tests"
+
+
+def test_names_follow_the_one_grammar_of_registry_reference() -> None:
+    longest = "a" * 256
+
+    command = parse_event({"action": "status", "repository": longest, "tag": "v1"}, request_id="r")
+
+    assert isinstance(command, StatusQuery) and command.repository == longest
+    with pytest.raises(InvalidEvent, match="not a valid repository name"):
+        parse_event({"action": "status", "repository": longest + "a", "tag": "v1"}, request_id="r")
