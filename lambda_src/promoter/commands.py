@@ -27,7 +27,11 @@ class ImagePushed(CommandBase):
 
 @dataclass(frozen=True, kw_only=True)
 class ScanCompleted(CommandBase):
-    """A scanner says it finished scanning an image (ECR basic scanning or Amazon Inspector)."""
+    """A scanner says it finished scanning an image (ECR basic scanning or Amazon Inspector).
+
+    With ECR this is only a trigger (the service re-reads the scan from the API); in local mode the
+    counts and the failure are the evidence.
+    """
 
     repository: str
     digest: str
@@ -35,6 +39,8 @@ class ScanCompleted(CommandBase):
     severity_counts: dict[str, int]
     # Set when the scanner says the image can never be scanned (unsupported, eligibility expired).
     failure: str | None = None
+    # The account whose registry holds the repository, when the event names it (Inspector's ARN).
+    registry_account: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from promoter.commands import (
     Command,
@@ -53,6 +53,13 @@ __all__ = [
 _SUITE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9 ._:/@+=-]{0,127}$"
 _REVISION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,127}$")
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED")
+# Scan statuses after which no result will ever come for the image (ECR ImageScanStatus values).
+NEVER_SCANNED = frozenset({"FAILED", "UNSUPPORTED_IMAGE", "SCAN_ELIGIBILITY_EXPIRED"})
+# ECR ImageScanStatus COMPLETE (basic); Inspector2 Scan says INITIAL_SCAN_COMPLETE (ECR user guide,
+# image-scanning-enhanced-events: "scan-status": "INITIAL_SCAN_COMPLETE").
+SCAN_DONE = frozenset({"COMPLETE", "INITIAL_SCAN_COMPLETE"})
+# arn:aws:ecr:us-east-2:123456789012:repository/amazon/amazon-ecs-sample (Inspector2 Scan repository-name).
+_REPOSITORY_ARN = re.compile(r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:(?P<account>[0-9]{12}):repository/(?P<name>.+)$")
 
 
 class InvalidEvent(ValueError):
@@ -110,14 +117,31 @@ class _PushDetail(_Model):
     image_tag: Tag | None = Field(default=None, alias="image-tag")
 
 
-class _ScanDetail(_Model):
-    scan_status: str = Field(alias="scan-status")
-    repository_name: Repository = Field(alias="repository-name")
+class _ScanFields(_Model):
+    scan_status: str = Field(alias="scan-status", max_length=64)
     image_digest: Digest = Field(alias="image-digest")
     image_tags: tuple[Tag, ...] = Field(default=(), alias="image-tags")
     finding_severity_counts: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=dict, alias="finding-severity-counts"
     )
+
+
+class _ScanDetail(_ScanFields):
+    repository_name: Repository = Field(alias="repository-name")
+
+
+def _repository_arn(value: object) -> tuple[str, str]:
+    """(account, repository name) of an ECR repository ARN, the name checked by the one grammar."""
+    found = _REPOSITORY_ARN.fullmatch(value) if isinstance(value, str) else None
+    if found is None:
+        raise ValueError(f"not an ECR repository ARN: {str(value)[:120]!r}")
+    return found["account"], _checked(validate_repository_name, "repository name")(found["name"])
+
+
+class _InspectorScanDetail(_ScanFields):
+    """Inspector names the repository by ARN (ECR user guide, image-scanning-enhanced-events)."""
+
+    repository: Annotated[tuple[str, str], BeforeValidator(_repository_arn)] = Field(alias="repository-name")
 
 
 class _TestDetail(_Strict):
@@ -151,13 +175,32 @@ def _on_push(envelope: Envelope) -> Command:
     return ImagePushed(**envelope.base(), **image, tag=push.image_tag)
 
 
+def _scan_command(envelope: Envelope, scan: _ScanFields, repository: str, account: str | None) -> Command:
+    image: dict[str, Any] = {"repository": repository, "digest": scan.image_digest}
+    status = scan.scan_status
+    if status not in SCAN_DONE and status not in NEVER_SCANNED:
+        return NotActionable(**envelope.base(), **image, reason=f"scan not complete ({status})")
+    # Inspector adds a TOTAL next to the severities; it is not a severity.
+    counts = {key.upper(): value for key, value in scan.finding_severity_counts.items() if key.upper() != "TOTAL"}
+    return ScanCompleted(
+        **envelope.base(),
+        **image,
+        tags=scan.image_tags,
+        severity_counts=counts,
+        failure=None if status in SCAN_DONE else f"{status} (the scan can never complete)",
+        registry_account=account,
+    )
+
+
 def _on_ecr_scan(envelope: Envelope) -> Command:
     scan = _ScanDetail.model_validate(envelope.detail)
-    image: dict[str, Any] = {"repository": scan.repository_name, "digest": scan.image_digest}
-    if scan.scan_status != "COMPLETE":
-        return NotActionable(**envelope.base(), **image, reason=f"scan not complete ({scan.scan_status})")
-    counts = {key.upper(): value for key, value in scan.finding_severity_counts.items()}
-    return ScanCompleted(**envelope.base(), **image, tags=scan.image_tags, severity_counts=counts)
+    return _scan_command(envelope, scan, scan.repository_name, envelope.account)
+
+
+def _on_inspector_scan(envelope: Envelope) -> Command:
+    scan = _InspectorScanDetail.model_validate(envelope.detail)
+    account, repository = scan.repository
+    return _scan_command(envelope, scan, repository, account)
 
 
 def _on_test_result(envelope: Envelope) -> Command:
@@ -213,6 +256,7 @@ def _on_schedule(envelope: Envelope) -> Command:
 EVENT_READERS: dict[tuple[str, str], Callable[[Envelope], Command]] = {
     (Source.ECR, DetailType.IMAGE_ACTION): _on_push,
     (Source.ECR, DetailType.IMAGE_SCAN): _on_ecr_scan,
+    (Source.INSPECTOR, DetailType.INSPECTOR_SCAN): _on_inspector_scan,
     (Source.PROMOTER, DetailType.TEST_RESULT): _on_test_result,
     (Source.CODEPIPELINE, DetailType.PIPELINE_EXECUTION): _on_pipeline,
     (Source.CODEBUILD, DetailType.BUILD_STATE): _on_build,

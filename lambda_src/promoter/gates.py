@@ -14,7 +14,7 @@ from typing import Literal
 
 from promoter.policy import Rule
 
-TestVerdict = Literal["PASSED", "FAILED"]
+SuiteStatus = Literal["PASSED", "FAILED"]
 
 
 class GateState(StrEnum):
@@ -26,7 +26,7 @@ class GateState(StrEnum):
 @dataclass(frozen=True)
 class SuiteResult:
     suite: str
-    result: TestVerdict
+    result: SuiteStatus
     at: datetime
     run_url: str | None = None
 
@@ -46,7 +46,7 @@ class Evidence:
 
     tests: dict[str, SuiteResult] = field(default_factory=dict)
     scan: ScanEvidence | None = None
-    # Why the scan is still missing when the scanner said more than "nothing yet" (e.g. a child of an index).
+    # Set while (part of) the scan is missing: `scan` then holds what the finished part found, if any.
     scan_pending_reason: str | None = None
 
 
@@ -76,24 +76,21 @@ def _check_tests(required: tuple[str, ...], evidence: Evidence, tally: _Tally) -
 
 
 def _check_scan(rule: Rule, evidence: Evidence, tally: _Tally) -> None:
+    """A failed scan or a blocking finding rejects, even while other images of an index are still unscanned."""
     scan_gate = rule.require.scan
     if scan_gate is None:
         return
     scan = evidence.scan
-    if scan is None:
-        tally.pending.append(evidence.scan_pending_reason or "scan: no completed scan yet")
-        return
-    if scan.failure is not None:
+    if scan is not None and scan.failure is not None:
         tally.failed.append(f"scan: {scan.failure}")
         return
-    found = {
-        severity: scan.severity_counts.get(severity, 0)
-        for severity in scan_gate.fail_on
-        if scan.severity_counts.get(severity, 0) > 0
-    }
+    counts = scan.severity_counts if scan is not None else {}
+    found = {severity: counts[severity] for severity in scan_gate.fail_on if counts.get(severity, 0) > 0}
     if found:
         listed = ", ".join(f"{count} {severity}" for severity, count in found.items())
         tally.failed.append(f"scan: {listed} finding(s)")
+    elif scan is None or evidence.scan_pending_reason is not None:
+        tally.pending.append(evidence.scan_pending_reason or "scan: no completed scan yet")
     else:
         tally.passed.append(f"scan: no {'/'.join(scan_gate.fail_on)} findings")
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from promoter.contract import Outcome
 from promoter.decision import CopyStats, Decision
 from promoter.gates import Evidence, ScanEvidence, SuiteResult
+from promoter.scan_evidence import ScanReading
 
 
 @dataclass(frozen=True)
@@ -165,12 +166,33 @@ class ImageStore(Protocol):
 
 
 class ScanSource(Protocol):
-    """Scan evidence read from the scanner's API (the event that triggered the read is not evidence)."""
+    """Scan findings read from the scanner's API (the event that triggered the read is not evidence)."""
 
-    def scan_of(self, repository: str, digest: str) -> ScanEvidence | None:
-        """The finished scan of the image; None while there is none yet."""
+    def scan_of(self, repository: str, digest: str) -> ScanReading | None:
+        """What the scanner says about the image; None when no scan exists for it."""
         ...
 
 
-class RevisionSource(Protocol):
-    def revisions(self, pipeline: str, execution_id: str) -> tuple[str, ...]: ...
+class RunStatus(Protocol):
+    """What a CI API says about one run (promoter.adapters.ci_runs.RunConfirmation fits)."""
+
+    @property
+    def succeeded(self) -> bool: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def revisions(self) -> tuple[str, ...]: ...
+
+
+class PipelineConfirmer(Protocol):
+    def confirm(self, pipeline: str, execution_id: str) -> RunStatus | None:
+        """The execution as GetPipelineExecution reports it; None when it does not exist."""
+        ...
+
+
+class BuildConfirmer(Protocol):
+    def confirm(self, build_id: str) -> RunStatus | None:
+        """The build as BatchGetBuilds reports it; None when it does not exist."""
+        ...

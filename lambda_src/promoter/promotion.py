@@ -31,8 +31,18 @@ from promoter.decision import Candidate, CopyImage, Decision, RuleMatch, TagHeld
 from promoter.decision import wanted_tags as _wanted_tags
 from promoter.gates import ScanEvidence, SuiteResult
 from promoter.policy import Policy
-from promoter.ports import HistoryEntry, ImageRecord, ImageStore, Ledger, RevisionSource, ScanSource
+from promoter.ports import (
+    BuildConfirmer,
+    HistoryEntry,
+    ImageRecord,
+    ImageStore,
+    Ledger,
+    PipelineConfirmer,
+    RunStatus,
+    ScanSource,
+)
 from promoter.registry.errors import TagConflict
+from promoter.scan_evidence import NO_SCAN, ImageScan, combine, from_reading
 from promoter.status import status_of
 
 _HEX_REVISION = re.compile(r"^[0-9a-f]{40}$")
@@ -46,14 +56,21 @@ def _now() -> datetime:
 
 @dataclass(frozen=True)
 class Services:
-    """Everything the service talks to, built once per cold start by promoter.wiring.build_services."""
+    """Everything the service talks to, built once per cold start by promoter.wiring.build_services.
+
+    Where an evidence API is None (local mode: a plain registry, no AWS), the events are the
+    evidence: scan events are recorded and used, a build's revision is taken from its event. Where
+    it is set (ECR), events are only triggers: scans and runs are read from the API.
+    """
 
     policy: Policy
     ledger: Ledger
     images: ImageStore
-    pipelines: RevisionSource | None = None
-    # Where scan findings are read when no scan was recorded; None where no scanner API exists (local).
     scans: ScanSource | None = None
+    pipeline_runs: PipelineConfirmer | None = None
+    build_runs: BuildConfirmer | None = None
+    # This account: scan events about another account's registry are ignored. None in local mode.
+    account_id: str | None = None
     clock: Callable[[], datetime] = field(default=_now)
 
 
@@ -86,8 +103,10 @@ class PromotionService:
         self.policy = services.policy
         self.ledger = services.ledger
         self.images = services.images
-        self.pipelines = services.pipelines
         self.scans = services.scans
+        self.pipeline_runs = services.pipeline_runs
+        self.build_runs = services.build_runs
+        self.account_id = services.account_id
         self.clock = services.clock
 
     # ---- one candidate --------------------------------------------------------------------
@@ -98,13 +117,32 @@ class PromotionService:
             return None
         record = self.ledger.image_record(repository, digest)
         evidence = record.evidence
-        if evidence.scan is None and self.scans is not None and any(rule.requires_scan for rule, _ in matches):
-            scan = self.scans.scan_of(repository, digest)
-            if scan is not None:
-                if not trigger.dry_run:
-                    self.ledger.record_scan(repository, digest, scan)
-                evidence = replace(evidence, scan=scan)
+        if any(rule.requires_scan for rule, _ in matches):
+            scan, pending = self._scan(repository, digest, record, trigger)
+            evidence = replace(evidence, scan=scan, scan_pending_reason=pending)
         return _Facts(Candidate(repository, digest, tags, evidence, record.pushed_at), record)
+
+    def _scan(
+        self, repository: str, digest: str, record: ImageRecord, trigger: Trigger
+    ) -> tuple[ScanEvidence | None, str | None]:
+        """The candidate's scan evidence: its own, or for an index the union of its platform images'."""
+        children = self.images.platform_children(repository, digest)
+        if children and not trigger.dry_run:
+            self.ledger.link_children(repository, digest, children)
+        images = children or (digest,)
+        if self.scans is None:  # local mode: the scan events recorded in the ledger
+            scans = [self._recorded_scan(repository, image, record if image == digest else None) for image in images]
+            return combine(scans, index=bool(children))
+        now = self.clock()
+        scans = [from_reading(image, self.scans.scan_of(repository, image), now) for image in images]
+        evidence, pending = combine(scans, index=bool(children))
+        if evidence is not None and pending is None and not trigger.dry_run:
+            self.ledger.record_scan(repository, digest, evidence)  # for `status` and the audit trail
+        return evidence, pending
+
+    def _recorded_scan(self, repository: str, digest: str, record: ImageRecord | None) -> ImageScan:
+        scan = (record or self.ledger.image_record(repository, digest)).evidence.scan
+        return ImageScan(digest, scan, None if scan is not None else NO_SCAN)
 
     def evaluate(self, repository: str, digest: str, matches: list[RuleMatch], trigger: Trigger) -> list[Decision]:
         if not matches:
@@ -191,13 +229,23 @@ class PromotionService:
                 self.ledger.record_test(event.repository, event.digest, success, event.event_id)
 
     def on_scan(self, event: ScanCompleted) -> Report:
-        matches = self.policy.rules_for(event.repository)
+        repository, digest = event.repository, event.digest
+        foreign = event.registry_account
+        if self.account_id is not None and foreign is not None and foreign != self.account_id:
+            reason = f"scan of a repository in account {foreign}, not this account ({self.account_id})"
+            return Report([ignored(repository, digest, reason)])
+        matches = self.policy.rules_for(repository)
         if not matches:
-            return Report([ignored(event.repository, event.digest, f"no rule matches repository {event.repository}")])
-        scan = ScanEvidence(event.severity_counts, event.time, event.failure)
-        self.ledger.record_scan(event.repository, event.digest, scan)
+            return Report([ignored(repository, digest, f"no rule matches repository {repository}")])
+        if self.scans is None:  # local mode: the event is the evidence; with ECR it is re-read from the API
+            self.ledger.record_scan(repository, digest, ScanEvidence(event.severity_counts, event.time, event.failure))
         trigger = Trigger(event.event_id, event.time, "scan")
-        return Report(self.evaluate(event.repository, event.digest, matches, trigger))
+        # A platform image's scan decides for the indexes that list it (it is promoted with them).
+        parents = self.ledger.image_record(repository, digest).parents
+        decisions: list[Decision] = []
+        for image in parents or (digest,):
+            decisions += self.evaluate(repository, image, matches, trigger)
+        return Report(decisions)
 
     def on_test(self, event: ImageTestResult) -> Report:
         matches = self.policy.rules_for(event.repository)
@@ -208,10 +256,31 @@ class PromotionService:
         trigger = Trigger(event.event_id, event.time, "test")
         return Report(self.evaluate(event.repository, event.digest, matches, trigger))
 
+    def _confirmed_revisions(self, event: PipelineSucceeded) -> tuple[str, ...] | str:
+        """The run's revisions, from the CI API where there is one; else why the event is ignored."""
+        run: RunStatus | None
+        if event.pipeline_name is not None and self.pipeline_runs is not None:
+            what = f"pipeline {event.pipeline_name} execution {event.execution_id}"
+            run = self.pipeline_runs.confirm(event.pipeline_name, event.execution_id or "")
+        elif event.project_name is not None and self.build_runs is not None:
+            if not event.build_id:
+                return f"{event.suite} succeeded but the event names no build id to confirm"
+            what = f"build {event.build_id}"
+            run = self.build_runs.confirm(event.build_id)
+        else:
+            return event.revisions  # local mode: no CI API, the event is the evidence
+        if run is None:
+            return f"{what} does not exist: nothing to confirm"
+        if not run.succeeded:
+            return f"{what} is {run.status or 'unknown'} according to the API, not SUCCEEDED"
+        return run.revisions
+
     def on_pipeline(self, event: PipelineSucceeded) -> Report:
-        revisions = event.revisions
-        if not revisions and self.pipelines and event.pipeline_name and event.execution_id:
-            revisions = self.pipelines.revisions(event.pipeline_name, event.execution_id)
+        if not any(event.suite in rule.require.tests for rule in self.policy.rules):
+            return Report([ignored(None, None, f"no rule requires {event.suite}")])
+        revisions = self._confirmed_revisions(event)
+        if isinstance(revisions, str):
+            return Report([ignored(None, None, revisions)])
         if not revisions:
             return Report([ignored(None, None, f"{event.suite} succeeded but names no source revision")])
         trigger = Trigger(event.event_id, event.time, event.suite)

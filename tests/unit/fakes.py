@@ -1,4 +1,5 @@
-"""In-memory stand-ins for the registry side (promoter.ports.ImageStore, ScanSource, RevisionSource).
+"""In-memory stand-ins for the registry side and the evidence APIs (promoter.ports.ImageStore,
+ScanSource, PipelineConfirmer, BuildConfirmer).
 
 With promoter.adapters.memory.InMemoryLedger they let a unit test drive `promoter.entry.handle`
 through every outcome in milliseconds: no registry binary, no moto. The image store keeps the one
@@ -14,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from promoter.adapters.ci_runs import RunConfirmation
 from promoter.adapters.memory import InMemoryLedger
-from promoter.gates import ScanEvidence
+from promoter.adapters.scans import ScanReport, ScanState
 from promoter.policy import load_policy
 from promoter.promotion import Services
 from promoter.registry.errors import TagConflict
@@ -92,26 +94,40 @@ class FakeImageStore:
         return FakeCopy(already_present=present, blobs_mounted=0 if present else 3)
 
 
+def scan_report(
+    state: ScanState = ScanState.COMPLETE, counts: dict[str, int] | None = None, status: str = "COMPLETE", **extra: Any
+) -> ScanReport:
+    """A ScanReport as promoter.adapters.scans.EcrScanReader returns it."""
+    completed = NOW if state is ScanState.COMPLETE else None
+    fields: dict[str, Any] = {"completed_at": completed, "description": None, "mode": "basic", **extra}
+    return ScanReport(state=state, severity_counts=counts or {}, status=status, **fields)
+
+
 @dataclass
 class FakeScans:
-    """ScanSource: what the scanner's API would answer per (repository, digest)."""
+    """ScanSource: what the scanner's API answers per (repository, digest); None: no scan exists."""
 
-    found: dict[tuple[str, str], ScanEvidence] = field(default_factory=dict)
+    found: dict[tuple[str, str], ScanReport] = field(default_factory=dict)
     reads: int = 0
 
-    def scan_of(self, repository: str, digest: str) -> ScanEvidence | None:
+    def scan_of(self, repository: str, digest: str) -> ScanReport | None:
         self.reads += 1
         return self.found.get((repository, digest))
 
 
 @dataclass
-class FakePipelines:
-    """RevisionSource: the source revisions of each (pipeline, execution id)."""
+class FakeRuns:
+    """PipelineConfirmer and BuildConfirmer: runs by (pipeline, execution id) or by build id."""
 
-    runs: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    pipelines: dict[tuple[str, str], RunConfirmation] = field(default_factory=dict)
+    builds: dict[str, RunConfirmation] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
 
-    def revisions(self, pipeline: str, execution_id: str) -> tuple[str, ...]:
-        return self.runs.get((pipeline, execution_id), ())
+    def confirm(self, *run: str) -> RunConfirmation | None:
+        self.asked.append("/".join(run))
+        if len(run) == 2:
+            return self.pipelines.get((run[0], run[1]))
+        return self.builds.get(run[0])
 
 
 @dataclass
@@ -122,22 +138,28 @@ class World:
     ledger: InMemoryLedger
     images: FakeImageStore
     scans: FakeScans
-    pipelines: FakePipelines
+    runs: FakeRuns
 
 
-def world(policy: dict[str, Any] | str, *, scanner: bool = False) -> World:
-    """Services over in-memory adapters; `scanner` gives them a scan API (as with ECR)."""
-    ledger, images, scans, pipelines = InMemoryLedger(), FakeImageStore(), FakeScans(), FakePipelines()
+ACCOUNT = "111122223333"
+
+
+def world(policy: dict[str, Any] | str, *, apis: bool = False) -> World:
+    """Services over in-memory adapters. `apis`: as with ECR (scans and CI runs read from APIs, this
+    account's registry); without: local mode, where the events are the evidence."""
+    ledger, images, scans, runs = InMemoryLedger(), FakeImageStore(), FakeScans(), FakeRuns()
     loaded = load_policy(policy if isinstance(policy, str) else json.dumps(policy))
     services = Services(
         policy=loaded,
         ledger=ledger,
         images=images,
-        pipelines=pipelines,
-        scans=scans if scanner else None,
+        scans=scans if apis else None,
+        pipeline_runs=runs if apis else None,
+        build_runs=runs if apis else None,
+        account_id=ACCOUNT if apis else None,
         clock=lambda: NOW,
     )
-    return World(services, ledger, images, scans, pipelines)
+    return World(services, ledger, images, scans, runs)
 
 
 def rule(source: str, target: str, **extra: Any) -> dict[str, Any]:

@@ -135,10 +135,20 @@ def test_unreadable_input_is_a_clear_error(event: object, message: str) -> None:
 def test_unsuccessful_push_and_incomplete_scan_are_not_actionable() -> None:
     failed_push = _push(result="FAILURE")
     scan = load("ecr-scan.json")
-    scan["detail"]["scan-status"] = "FAILED"
+    scan["detail"]["scan-status"] = "IN_PROGRESS"
 
     assert isinstance(parse_event(failed_push, request_id="r"), NotActionable)
     assert isinstance(parse_event(scan, request_id="r"), NotActionable)
+
+
+@pytest.mark.parametrize("status", ["FAILED", "UNSUPPORTED_IMAGE", "SCAN_ELIGIBILITY_EXPIRED"])
+def test_a_scan_that_can_never_complete_is_read_as_a_final_failure(status: str) -> None:
+    scan = load("ecr-scan.json")
+    scan["detail"]["scan-status"] = status
+
+    command = parse_event(scan, request_id="r")
+
+    assert isinstance(command, ScanCompleted) and command.failure == f"{status} (the scan can never complete)"
 
 
 def test_every_subscribed_event_has_one_reader_keyed_by_contract_names() -> None:

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devtools.eventfactory import ci_result_event, codebuild_event, codepipeline_event, push_event, scan_event
+from promoter.adapters.ci_runs import RunConfirmation
 from promoter.entry import handle
-from promoter.gates import ScanEvidence, SuiteResult
-from tests.unit.fakes import World, new_commit, rule, world
+from promoter.gates import SuiteResult
+from tests.unit.fakes import World, new_commit, rule, scan_report, world
 
 T0 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
@@ -100,18 +101,18 @@ def test_scan_events_reject_critical_findings_and_promote_clean_scans(names: tup
     assert w.images.digest_for_tag(prod, "v4.0.0") is None
 
 
-def test_with_a_scanner_api_the_scan_is_read_from_it_once_and_recorded(names: tuple[str, str]) -> None:
+def test_with_a_scanner_api_the_scan_is_read_from_it_and_recorded_for_status(names: tuple[str, str]) -> None:
     dev, prod = names
-    w = world(gated(dev, prod, scan=True), scanner=True)
+    w = world(gated(dev, prod, scan=True), apis=True)
     digest = w.images.add(dev, "v1")
-    w.scans.found[(dev, digest)] = ScanEvidence({"LOW": 1}, T0)
+    w.scans.found[(dev, digest)] = scan_report(counts={"LOW": 1})
 
     decision = only(invoke(w, ci_result_event(dev, digest, "integration", "PASSED", at=T0)))
-    again = only(invoke(w, {"action": "status", "repository": dev, "digest": digest}))
+    status = invoke(w, {"action": "status", "repository": dev, "digest": digest})
 
     assert decision["outcome"] == "promoted"
-    assert w.scans.reads == 1  # recorded on the first read: the status reads the ledger
-    assert again["outcome"] == "already-promoted"
+    assert status["decisions"][0]["outcome"] == "already-promoted"
+    assert status["status"]["scan"]["severity_counts"] == {"LOW": 1}
 
 
 def test_conflict_when_the_target_tag_holds_another_digest_and_it_is_untouched(names: tuple[str, str]) -> None:
@@ -240,13 +241,13 @@ def test_a_codebuild_success_counts_for_images_tagged_with_its_commit(names: tup
     assert [(d["digest"], d["outcome"], d["tags"]) for d in decisions] == [(image, "promoted", ["v12.0.0"])]
 
 
-def test_a_pipeline_success_finds_images_through_their_revision_label(names: tuple[str, str]) -> None:
+def test_a_confirmed_pipeline_success_finds_images_through_their_revision_label(names: tuple[str, str]) -> None:
     dev, prod = names
     commit = new_commit()
-    w = world({"rules": [rule(dev, prod, require={"tests": ["pipeline:release"]})]})
+    w = world({"rules": [rule(dev, prod, require={"tests": ["pipeline:release"]})]}, apis=True)
     image = w.images.add(dev, "v1", revision=commit)
     invoke(w, push_event(dev, image, "v1"))
-    w.pipelines.runs[("release", "exec-1")] = (commit,)
+    w.runs.pipelines[("release", "exec-1")] = RunConfirmation(succeeded=True, status="Succeeded", revisions=(commit,))
 
     decision = only(invoke(w, codepipeline_event("release", "exec-1")))
 
