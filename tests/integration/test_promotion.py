@@ -254,3 +254,27 @@ def test_malformed_inputs_get_a_clear_error_and_nothing_is_written(promoter: Pro
         assert response["decisions"] == [] and response["error"], event
 
     assert promoter.ledger_items() == []
+
+
+def test_an_index_is_promoted_once_every_platform_image_has_a_clean_scan(promoter: Promoter, repo_name) -> None:
+    from devtools.images import push_image as push_child
+    from devtools.images import push_index, random_layers
+
+    # Given a multi-arch index (two platform images pushed by digest) under a scan-gated rule
+    dev, prod = repo_name("dev"), repo_name("prod")
+    promoter.configure({"rules": [rule(dev, prod, tags=["v*"], require={"scan": {"fail_on": ["CRITICAL"]}})]})
+    url = promoter.registry.url
+    amd64 = push_child(url, dev, None, random_layers(2, 1024))
+    arm64 = push_child(url, dev, None, random_layers(2, 1024), platform=("linux", "arm64"))
+    index = push_index(url, dev, "v1", [amd64, arm64])
+
+    # When the index is pushed, and then each platform image's scan arrives (image-tags: [])
+    pushed = only(promoter.invoke(push_event(dev, index.digest, "v1", at=T0)))
+    first = only(promoter.invoke(scan_event(dev, amd64.digest, {"LOW": 1}, [])))
+    second = only(promoter.invoke(scan_event(dev, arm64.digest, {"MEDIUM": 2}, [])))
+
+    # Then the index waits for both, and the last child scan promotes the index itself
+    assert pushed["outcome"] == "pending" and amd64.digest in pushed["reasons"][0]
+    assert (first["digest"], first["outcome"]) == (index.digest, "pending")
+    assert (second["digest"], second["outcome"]) == (index.digest, "promoted")
+    assert promoter.target_digest(prod, "v1") == index.digest
