@@ -7,9 +7,10 @@ ledger records a decision once) and `time` (the event's own time, so late events
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +51,8 @@ class ImageTestResult(CommandBase):
     suite: str
     result: Literal["PASSED", "FAILED"]
     run_url: str | None = None
+    # The DSSE envelope of a signed result (`detail.attestation`); verified only when the policy trusts signers.
+    attestation: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -150,6 +150,7 @@ class _TestDetail(_Strict):
     suite: Suite
     result: Literal["PASSED", "FAILED"]
     run_url: str | None = Field(default=None, alias="run-url", max_length=2048)
+    attestation: dict[str, Any] | None = None
 
 
 class _PipelineDetail(_Model):
@@ -212,6 +213,7 @@ def _on_test_result(envelope: Envelope) -> Command:
         suite=test.suite,
         result=test.result,
         run_url=test.run_url,
+        attestation=test.attestation,
     )
 
 

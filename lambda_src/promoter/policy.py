@@ -24,8 +24,9 @@ Shape (JSON)::
   that does not need a scan simply has no `scan` gate).
 - `require.approval.signed_by`: approvals must be signed by one of these KMS keys (validated; a
   later release acts on it).
-- `trust.test_results.signed_by`: test results must be signed by one of these KMS keys
-  (validated; a later release acts on it).
+- `trust.test_results.signed_by`: test results count only when their `attestation` (a DSSE
+  envelope) is signed by one of these KMS keys and agrees with the event; any other result is
+  ignored with its reason and nothing is recorded (also while no verifier is wired in: fail closed).
 - KEY: a KMS key ARN, a key id (UUID or multi-Region `mrk-...`) or an alias ARN.
 - `allow_override`: whether a manual promote may skip *pending* gates (never failed ones).
 """

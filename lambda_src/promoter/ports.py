@@ -8,6 +8,7 @@ a registry or AWS.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -195,4 +196,12 @@ class PipelineConfirmer(Protocol):
 class BuildConfirmer(Protocol):
     def confirm(self, build_id: str) -> RunStatus | None:
         """The build as BatchGetBuilds reports it; None when it does not exist."""
+        ...
+
+
+class TestResultVerifier(Protocol):
+    """Checks a signed test result against the policy's trusted keys (promoter.attest does the DSSE work)."""
+
+    def verify(self, attestation: Mapping[str, Any] | None, digest: str, suite: str, result: str) -> str | None:
+        """None when the envelope is signed by a trusted key and agrees with the event; else the reason why not."""
         ...

@@ -40,6 +40,7 @@ from promoter.ports import (
     PipelineConfirmer,
     RunStatus,
     ScanSource,
+    TestResultVerifier,
 )
 from promoter.registry.errors import TagConflict
 from promoter.scan_evidence import NO_SCAN, ImageScan, combine, from_reading
@@ -71,6 +72,8 @@ class Services:
     build_runs: BuildConfirmer | None = None
     # This account: scan events about another account's registry are ignored. None in local mode.
     account_id: str | None = None
+    # Verifies signed test results when the policy has a trust section; None: none can be verified.
+    test_results: TestResultVerifier | None = None
     clock: Callable[[], datetime] = field(default=_now)
 
 
@@ -107,6 +110,7 @@ class PromotionService:
         self.pipeline_runs = services.pipeline_runs
         self.build_runs = services.build_runs
         self.account_id = services.account_id
+        self.verifier = services.test_results
         self.clock = services.clock
 
     # ---- one candidate --------------------------------------------------------------------
@@ -248,13 +252,28 @@ class PromotionService:
         return Report(decisions)
 
     def on_test(self, event: ImageTestResult) -> Report:
-        matches = self.policy.rules_for(event.repository)
+        repository, digest = event.repository, event.digest
+        matches = self.policy.rules_for(repository)
         if not matches:
-            return Report([ignored(event.repository, event.digest, f"no rule matches repository {event.repository}")])
+            return Report([ignored(repository, digest, f"no rule matches repository {repository}")])
+        untrusted = self._untrusted(event)
+        if untrusted is not None:
+            return Report([ignored(repository, digest, f"test result not trusted: {untrusted}")])
         result = SuiteResult(event.suite, event.result, event.time, event.run_url)
-        self.ledger.record_test(event.repository, event.digest, result, event.event_id)
+        self.ledger.record_test(repository, digest, result, event.event_id)
         trigger = Trigger(event.event_id, event.time, "test")
-        return Report(self.evaluate(event.repository, event.digest, matches, trigger))
+        return Report(self.evaluate(repository, digest, matches, trigger))
+
+    def _untrusted(self, event: ImageTestResult) -> str | None:
+        """With a trust section, why this result does not count (None: it does); without one, all count."""
+        trust = self.policy.trust.test_results
+        if trust is None:
+            return None
+        if event.attestation is None:
+            return f"unsigned, and the policy trusts only results signed by {', '.join(trust.signed_by)}"
+        if self.verifier is None:
+            return "this function has no verifier for signed results wired in"
+        return self.verifier.verify(event.attestation, event.digest, event.suite, event.result)
 
     def _confirmed_revisions(self, event: PipelineSucceeded) -> tuple[str, ...] | str:
         """The run's revisions, from the CI API where there is one; else why the event is ignored."""
