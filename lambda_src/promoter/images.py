@@ -19,6 +19,10 @@ from promoter.registry.labels import REVISION_LABEL
 from promoter.registry.manifest import Manifest
 
 MAX_TAGS_SCANNED = 1000
+# BuildKit stores attestations as extra manifests of the index, annotated
+# vnd.docker.reference.type: attestation-manifest, platform unknown/unknown (docs.docker.com,
+# "Image attestation storage"; moby/buildkit util/attestation DockerAnnotationReferenceTypeDefault).
+REFERENCE_TYPE = "vnd.docker.reference.type"
 ATTESTATION_REFERENCE = "attestation-manifest"
 
 
@@ -29,7 +33,7 @@ def platform_images(manifest: Manifest) -> tuple[str, ...]:
     children = []
     for child in manifest.children:
         platform = child.platform or {}
-        if child.annotations.get("vnd.docker.reference.type") == ATTESTATION_REFERENCE:
+        if child.annotations.get(REFERENCE_TYPE) == ATTESTATION_REFERENCE:
             continue
         if platform.get("os") == "unknown" and platform.get("architecture") == "unknown":
             continue

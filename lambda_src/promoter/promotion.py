@@ -9,12 +9,12 @@ retries the event.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from promoter.ci_successes import CiSuccesses
 from promoter.commands import (
     Command,
     ImagePushed,
@@ -38,17 +38,12 @@ from promoter.ports import (
     ImageStore,
     Ledger,
     PipelineConfirmer,
-    RunStatus,
     ScanSource,
     TestResultVerifier,
 )
 from promoter.registry.errors import TagConflict
 from promoter.scan_evidence import NO_SCAN, ImageScan, combine, from_reading
 from promoter.status import status_of
-
-_HEX_REVISION = re.compile(r"^[0-9a-f]{40}$")
-# Images are often tagged with a short commit hash: look the run's revision up under these prefixes too.
-_SHORT_SHA_LENGTHS = (7, 8, 10, 12)
 
 
 def _now() -> datetime:
@@ -107,8 +102,7 @@ class PromotionService:
         self.ledger = services.ledger
         self.images = services.images
         self.scans = services.scans
-        self.pipeline_runs = services.pipeline_runs
-        self.build_runs = services.build_runs
+        self.ci = CiSuccesses(services.ledger, services.pipeline_runs, services.build_runs)
         self.account_id = services.account_id
         self.verifier = services.test_results
         self.clock = services.clock
@@ -216,21 +210,10 @@ class PromotionService:
             return Report([ignored(event.repository, event.digest, f"no rule matches repository {event.repository}")])
         self.ledger.record_push(event.repository, event.digest, event.time, event.tag)
         if any(rule.require.tests for rule, _ in matches):
-            self._link_revisions(event)
+            self.ci.link_push(event, self.images.revision_of(event.repository, event.digest))
         return Report(
             self.evaluate(event.repository, event.digest, matches, Trigger(event.event_id, event.time, "push"))
         )
-
-    def _link_revisions(self, event: ImagePushed) -> None:
-        """Index the image under the commit it was built from, and apply pipeline successes already seen."""
-        revisions = {event.tag} if event.tag else set()
-        label = self.images.revision_of(event.repository, event.digest)
-        if label:
-            revisions.add(label)
-        for revision in sorted(revisions):
-            self.ledger.link_revision(revision, event.repository, event.digest)
-            for success in self.ledger.revision_successes(revision):
-                self.ledger.record_test(event.repository, event.digest, success, event.event_id)
 
     def on_scan(self, event: ScanCompleted) -> Report:
         repository, digest = event.repository, event.digest
@@ -275,49 +258,18 @@ class PromotionService:
             return "this function has no verifier for signed results wired in"
         return self.verifier.verify(event.attestation, event.digest, event.suite, event.result)
 
-    def _confirmed_revisions(self, event: PipelineSucceeded) -> tuple[str, ...] | str:
-        """The run's revisions, from the CI API where there is one; else why the event is ignored."""
-        run: RunStatus | None
-        if event.pipeline_name is not None and self.pipeline_runs is not None:
-            what = f"pipeline {event.pipeline_name} execution {event.execution_id}"
-            run = self.pipeline_runs.confirm(event.pipeline_name, event.execution_id or "")
-        elif event.project_name is not None and self.build_runs is not None:
-            if not event.build_id:
-                return f"{event.suite} succeeded but the event names no build id to confirm"
-            what = f"build {event.build_id}"
-            run = self.build_runs.confirm(event.build_id)
-        else:
-            return event.revisions  # local mode: no CI API, the event is the evidence
-        if run is None:
-            return f"{what} does not exist: nothing to confirm"
-        if not run.succeeded:
-            return f"{what} is {run.status or 'unknown'} according to the API, not SUCCEEDED"
-        return run.revisions
-
     def on_pipeline(self, event: PipelineSucceeded) -> Report:
         if not any(event.suite in rule.require.tests for rule in self.policy.rules):
             return Report([ignored(None, None, f"no rule requires {event.suite}")])
-        revisions = self._confirmed_revisions(event)
+        revisions = self.ci.confirmed_revisions(event)
         if isinstance(revisions, str):
             return Report([ignored(None, None, revisions)])
         if not revisions:
             return Report([ignored(None, None, f"{event.suite} succeeded but names no source revision")])
         trigger = Trigger(event.event_id, event.time, event.suite)
         decisions: list[Decision] = []
-        seen: set[tuple[str, str]] = set()
-        for revision in revisions:
-            self.ledger.record_revision_success(revision, event.suite, event.time, event.event_id)
-            keys = [revision]
-            if _HEX_REVISION.fullmatch(revision):
-                keys += [revision[:length] for length in _SHORT_SHA_LENGTHS]
-            for key in keys:
-                for repository, digest in self.ledger.images_for_revision(key):
-                    if (repository, digest) in seen:
-                        continue
-                    seen.add((repository, digest))
-                    passed = SuiteResult(event.suite, "PASSED", event.time)
-                    self.ledger.record_test(repository, digest, passed, event.event_id)
-                    decisions += self.evaluate(repository, digest, self.policy.rules_for(repository), trigger)
+        for repository, digest in self.ci.record_success(event, revisions):
+            decisions += self.evaluate(repository, digest, self.policy.rules_for(repository), trigger)
         if not decisions:
             shown = ", ".join(revisions)
             return Report([ignored(None, None, f"{event.suite} succeeded for {shown}; no image built from it yet")])
