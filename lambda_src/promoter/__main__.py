@@ -1,4 +1,5 @@
-"""`python -m promoter …` (see promoter.cli)."""
+"""`python -m promoter …` from a checkout (PYTHONPATH=lambda_src:.): the CLI in promoter.cli, not shipped
+in the Lambda asset."""
 
 import sys
 

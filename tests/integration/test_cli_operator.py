@@ -11,6 +11,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from promoter import cli
+from promoter.cli import deployed
 from tests.support.promotion import Promoter, rule
 
 
@@ -78,7 +79,7 @@ def test_usage_errors_exit_2_with_one_line(argv: list[str], capsys) -> None:
 
 
 def _stubbed(monkeypatch: pytest.MonkeyPatch, clients: dict[str, Any]) -> None:
-    monkeypatch.setattr(cli, "_aws", lambda args, service: clients[service])
+    monkeypatch.setattr(deployed, "aws_client", lambda service, region: clients[service])
 
 
 def test_deployed_promote_invokes_the_function_named_in_the_stack_outputs(monkeypatch, capsys) -> None:
@@ -156,3 +157,51 @@ def test_deployed_record_result_puts_the_event_on_the_ci_bus(monkeypatch, capsys
         )
 
     assert code == cli.EXIT_OK and "e-1" in out
+
+
+def test_deployed_invoke_sends_the_file_with_its_substitutions_to_the_named_function(
+    monkeypatch, capsys, tmp_path
+) -> None:
+    # Given a console sample and a function named on the command line
+    digest = "sha256:" + "3" * 64
+    sample = tmp_path / "status.json"
+    sample.write_text(json.dumps({"action": "status", "repository": "dev-m", "tag": "v1"}))
+    lambda_ = boto3.client("lambda", region_name="us-west-2", aws_access_key_id="a", aws_secret_access_key="b")
+    answer = {"decisions": [], "status": {"repository": "dev-m", "digest": digest}}
+    expected = json.dumps({"action": "status", "repository": "dev-m", "tag": "v2"}).encode()
+    with Stubber(lambda_) as stub:
+        stub.add_response(
+            "invoke",
+            {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())},  # type: ignore[dict-item]
+            {"FunctionName": "promoter-fn", "InvocationType": "RequestResponse", "Payload": expected},
+        )
+        _stubbed(monkeypatch, {"lambda": lambda_})
+
+        # When it is invoked with --tag
+        code, out, _ = run(["invoke", str(sample), "--tag", "v2", "--function", "promoter-fn"], capsys)
+
+    # Then the function got the substituted event, and its response is printed as JSON; a status answer exits 0
+    assert code == cli.EXIT_OK and json.loads(out) == answer
+
+
+def test_a_missing_stack_names_the_stack_region_and_the_options(monkeypatch, capsys) -> None:
+    # Given no source stack in the region (CloudFormation answers ValidationError, as its API reference says)
+    cloudformation = boto3.client(
+        "cloudformation", region_name="us-west-2", aws_access_key_id="a", aws_secret_access_key="b"
+    )
+    with Stubber(cloudformation) as stub:
+        stub.add_client_error(
+            "describe_stacks",
+            service_error_code="ValidationError",
+            service_message="Stack with id EcrPromoterSource does not exist",
+            http_status_code=400,
+        )
+        _stubbed(monkeypatch, {"cloudformation": cloudformation})
+
+        code, _, err = run(["status", "dev-m:v1"], capsys)
+
+    assert code == cli.EXIT_FAILURE
+    assert err == (
+        "error: cannot read stack 'EcrPromoterSource' in us-west-2 (Stack with id EcrPromoterSource does not exist): "
+        "pass --stack, --region or --function/--bus\n"
+    )
