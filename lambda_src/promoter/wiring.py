@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from promoter.adapters.evidence import CodeBuildRuns, CodePipelineRuns, EcrScans
+from promoter.adapters.signed_results import KmsTestResults
 from promoter.aws import EcrImageStore
 from promoter.config import Settings
 from promoter.images import OciImageStore
@@ -49,6 +50,7 @@ def build_services(settings: Settings, account_id: str | None) -> Services:
         scans = EcrScans(lambda: ecr)
         pipeline_runs = CodePipelineRuns(lambda: _client("codepipeline", region))
         build_runs = CodeBuildRuns(lambda: _client("codebuild", region))
+    trust = settings.policy.trust.test_results
     return Services(
         policy=settings.policy,
         ledger=DynamoLedger(settings.ledger_table, _client("dynamodb", region)),
@@ -57,4 +59,6 @@ def build_services(settings: Settings, account_id: str | None) -> Services:
         pipeline_runs=pipeline_runs,
         build_runs=build_runs,
         account_id=account_id,
+        # Signatures are checked by KMS in local mode too (moto's, in the tests): there is no other verifier.
+        test_results=KmsTestResults(lambda: _client("kms", region), trust.signed_by) if trust else None,
     )

@@ -278,3 +278,36 @@ def test_an_index_is_promoted_once_every_platform_image_has_a_clean_scan(promote
     assert (first["digest"], first["outcome"]) == (index.digest, "pending")
     assert (second["digest"], second["outcome"]) == (index.digest, "promoted")
     assert promoter.target_digest(prod, "v1") == index.digest
+
+
+def test_with_a_trust_section_only_results_signed_by_a_trusted_kms_key_count(promoter: Promoter, repo_name) -> None:
+    import json
+
+    import boto3
+
+    from promoter.attest.intoto import build_test_result
+    from promoter.attest.kms import KmsSigner
+
+    # Given a policy that trusts only results signed by one KMS key (moto's KMS: real ECDSA)
+    kms = boto3.client("kms", region_name="us-west-2")
+    key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+    dev, prod = repo_name("dev"), repo_name("prod")
+    trusted = {"test_results": {"signed_by": [key]}}
+    promoter.configure({"rules": [rule(dev, prod, require={"tests": ["integration"]})], "trust": trusted})
+    image = promoter.push(dev, "v1")
+    signed_event = ci_result_event(dev, image.digest, "integration", "PASSED")
+    envelope = KmsSigner(kms, key).sign_statement(build_test_result(image.digest, "integration", "PASSED"))
+    signed_event["detail"]["attestation"] = json.loads(envelope.to_json())
+    disagreeing = json.loads(json.dumps(signed_event))
+    disagreeing["detail"]["suite"] = "e2e"
+
+    # When an unsigned result, a signed one whose event disagrees with it, and the signed one arrive
+    unsigned = only(promoter.invoke(ci_result_event(dev, image.digest, "integration", "PASSED")))
+    mismatched = only(promoter.invoke(disagreeing))
+    signed = only(promoter.invoke(signed_event))
+
+    # Then only the signed, agreeing result counts
+    assert unsigned["outcome"] == "ignored" and "unsigned" in unsigned["reasons"][0]
+    assert mismatched["outcome"] == "ignored" and "disagrees" in mismatched["reasons"][0]
+    assert signed["outcome"] == "promoted"
+    assert promoter.target_digest(prod, "v1") == image.digest

@@ -54,3 +54,26 @@ def test_ecr_needs_the_account_id() -> None:
 def test_a_malformed_registry_endpoint_names_the_variable() -> None:
     with pytest.raises(ConfigError, match=Env.REGISTRY_ENDPOINT):
         settings(**{Env.REGISTRY_ENDPOINT: "127.0.0.1:5000/v2"})
+
+
+def test_a_trust_section_wires_the_kms_verifier_of_signed_results() -> None:
+    from promoter.adapters.signed_results import KmsTestResults
+
+    key = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    policy = json.dumps(
+        {
+            "rules": [{"name": "r", "source": "dev-a", "target": "prod-a"}],
+            "trust": {"test_results": {"signed_by": [key]}},
+        }
+    )
+    local = Settings.from_environ(
+        {
+            Env.PROMOTION_POLICY: policy,
+            Env.LEDGER_TABLE: "t",
+            Env.REGISTRY_ENDPOINT: "http://127.0.0.1:5000",
+            "AWS_REGION": "us-west-2",
+        }
+    )
+
+    assert isinstance(build_services(local, None).test_results, KmsTestResults)
+    assert build_services(settings(**{Env.REGISTRY_ENDPOINT: "http://127.0.0.1:5000"}), None).test_results is None
