@@ -52,7 +52,6 @@ __all__ = [
 
 _SUITE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9 ._:/@+=-]{0,127}$"
 _REVISION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,127}$")
-SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED")
 # Scan statuses after which no result will ever come for the image (ECR ImageScanStatus values).
 NEVER_SCANNED = frozenset({"FAILED", "UNSUPPORTED_IMAGE", "SCAN_ELIGIBILITY_EXPIRED"})
 # ECR ImageScanStatus COMPLETE (basic); Inspector2 Scan says INITIAL_SCAN_COMPLETE (ECR user guide,
