@@ -18,7 +18,7 @@ from infra.config import context_from_file  # noqa: E402
 
 def main() -> None:
     # The CDK CLI passes cdk.json context itself (and it wins); plain `python app.py` needs it read here.
-    app = App(context=dict(context_from_file(str(ROOT / "cdk.json"))))
+    app = App(context=dict(context_from_file()))
     build(app)
     app.synth()
 

@@ -10,9 +10,11 @@ from infra.config import DeployConfig
 from infra.destination_stack import DestinationStack
 from infra.nag import check_with_nag
 from infra.source_stack import SourceStack
+from promoter.contract import DESTINATION_STACK_NAME, SOURCE_STACK_NAME
 
-SOURCE_STACK = "EcrPromoterSource"
-DESTINATION_STACK = "EcrPromoterDestination"
+# Short aliases the tests import; the names themselves live in the contract (the CLI looks stacks up by them).
+SOURCE_STACK = SOURCE_STACK_NAME
+DESTINATION_STACK = DESTINATION_STACK_NAME
 
 
 @dataclass(frozen=True)

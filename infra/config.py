@@ -189,8 +189,10 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def context_from_file(path: str) -> Mapping[str, Any]:
-    """The `context` object of a cdk.json file (the CDK CLI passes it itself; plain `python app.py` does not)."""
+def context_from_file(path: str | Path | None = None) -> Mapping[str, Any]:
+    """The `context` object of a cdk.json file (default: this checkout's); the CDK CLI passes it itself,
+    plain `python app.py` and the tests read it here."""
+    path = path or CDK_JSON
     with open(path, encoding="utf-8") as handle:
         data = json.load(handle)
     context = data.get("context", {})
@@ -201,5 +203,5 @@ def context_from_file(path: str) -> Mapping[str, Any]:
 
 def load_deploy_config(path: Path | None = None) -> DeployConfig:
     """The validated settings of a cdk.json file (default: this checkout's): the one reader of cdk.json."""
-    context = context_from_file(str(path or CDK_JSON))
+    context = context_from_file(path)
     return DeployConfig.from_context(context.get)

@@ -10,11 +10,22 @@ from constructs import Construct
 from infra.config import DeployConfig
 from infra.permissions import grant_promotion
 from infra.queues import holding_queue
+from promoter.contract import METRICS_NAMESPACE, SERVICE_NAME, Env
+
+# METRICS_NAMESPACE and SERVICE_NAME stay importable from here for modules that predate the contract module.
+__all__ = ["ASSET_EXCLUDES", "HANDLER", "LAMBDA_SOURCE", "METRICS_NAMESPACE", "SERVICE_NAME", "PromoterFunction"]
 
 LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambda_src"
 HANDLER = "promoter.handler.lambda_handler"
-SERVICE_NAME = "ecr-promoter"
-METRICS_NAMESPACE = "EcrPromoter"
+# The operator CLI (a package, formerly a module) and `python -m promoter` run from a checkout, never in
+# Lambda: leaving them out keeps the asset to what the handler imports. Bytecode is rebuilt by the runtime.
+ASSET_EXCLUDES = (
+    "promoter/cli",
+    "promoter/cli.py",
+    "promoter/__main__.py",
+    "**/__pycache__",
+    "**/*.pyc",
+)
 
 
 class PromoterFunction(Construct):
@@ -45,7 +56,7 @@ class PromoterFunction(Construct):
             architecture=aws_lambda.Architecture.ARM_64,
             handler=HANDLER,
             # No bundling: the layer brings Powertools + pydantic, the runtime brings boto3.
-            code=aws_lambda.Code.from_asset(str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc"]),
+            code=aws_lambda.Code.from_asset(str(LAMBDA_SOURCE), exclude=list(ASSET_EXCLUDES)),
             layers=[aws_lambda.LayerVersion.from_layer_version_arn(self, "Powertools", config.powertools_layer_arn)],
             role=self.role,
             log_group=log_group,
@@ -54,11 +65,11 @@ class PromoterFunction(Construct):
             memory_size=512,
             tracing=aws_lambda.Tracing.ACTIVE,
             environment={
-                "PROMOTION_POLICY": config.policy_json,
-                "LEDGER_TABLE": ledger.table_name,
-                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                "POWERTOOLS_LOG_LEVEL": config.log_level,
+                Env.PROMOTION_POLICY: config.policy_json,
+                Env.LEDGER_TABLE: ledger.table_name,
+                Env.POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+                Env.POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+                Env.POWERTOOLS_LOG_LEVEL: config.log_level,
             },
             retry_attempts=2,
             # Events are best effort anyway; the scheduled reconcile picks up whatever expires here.

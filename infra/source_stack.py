@@ -16,6 +16,7 @@ from infra.promoter_function import PromoterFunction
 from infra.replication import ReplicationRule
 from infra.repositories import ImageRepositories
 from infra.triggers import PromotionTriggers
+from promoter.contract import StackOutput
 
 
 class SourceStack(Stack):
@@ -50,7 +51,7 @@ class SourceStack(Stack):
             )
 
         # What the operator CLI (`python -m promoter … `) reads from the stack.
-        CfnOutput(self, "PromoterFunctionName", value=promoter.function.function_name)
-        CfnOutput(self, "TestResultBusName", value=results.bus.event_bus_name)
-        CfnOutput(self, "LedgerTableName", value=ledger.table.table_name)
-        CfnOutput(self, "FailureQueueUrl", value=promoter.failure_queue.queue_url)
+        CfnOutput(self, StackOutput.FUNCTION_NAME, value=promoter.function.function_name)
+        CfnOutput(self, StackOutput.TEST_RESULT_BUS, value=results.bus.event_bus_name)
+        CfnOutput(self, StackOutput.LEDGER_TABLE, value=ledger.table.table_name)
+        CfnOutput(self, StackOutput.FAILURE_QUEUE_URL, value=promoter.failure_queue.queue_url)

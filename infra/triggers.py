@@ -10,6 +10,7 @@ from constructs import Construct
 
 from infra.config import DeployConfig
 from infra.delivery import invoke_promoter
+from promoter.contract import DetailType, Source
 
 RECONCILE_EVENT = {"action": "reconcile"}
 
@@ -38,23 +39,23 @@ class PromotionTriggers(Construct):
         patterns: dict[str, aws_events.EventPattern] = {
             # Only successful pushes into a repository some rule reads from.
             "ImagePushed": aws_events.EventPattern(
-                source=["aws.ecr"],
-                detail_type=["ECR Image Action"],
+                source=[Source.ECR],
+                detail_type=[DetailType.IMAGE_ACTION],
                 detail={"action-type": ["PUSH"], "result": ["SUCCESS"], "repository-name": sources},
             ),
             "ScanCompleted": aws_events.EventPattern(
-                source=["aws.ecr"],
-                detail_type=["ECR Image Scan"],
+                source=[Source.ECR],
+                detail_type=[DetailType.IMAGE_SCAN],
                 detail={"scan-status": ["COMPLETE"], "repository-name": sources},
             ),
             "PipelineSucceeded": aws_events.EventPattern(
-                source=["aws.codepipeline"],
-                detail_type=["CodePipeline Pipeline Execution State Change"],
+                source=[Source.CODEPIPELINE],
+                detail_type=[DetailType.PIPELINE_EXECUTION],
                 detail={"state": ["SUCCEEDED"]},
             ),
             "BuildSucceeded": aws_events.EventPattern(
-                source=["aws.codebuild"],
-                detail_type=["CodeBuild Build State Change"],
+                source=[Source.CODEBUILD],
+                detail_type=[DetailType.BUILD_STATE],
                 detail={"build-status": ["SUCCEEDED"]},
             ),
         }

@@ -11,6 +11,7 @@ from infra.config import DeployConfig
 from infra.permissions import promotion_statements
 from infra.promoter_function import HANDLER
 from infra.triggers import repository_matchers
+from promoter.contract import Env, Source
 from tests.support.cdk import (
     Synthesized,
     as_list,
@@ -49,7 +50,7 @@ def test_glob_policy_synthesizes_clean_with_prefix_matching(glob_scenario: Synth
     patterns = [
         body["Properties"].get("EventPattern", {}) for body in resources(template, "AWS::Events::Rule").values()
     ]
-    ecr = [p for p in patterns if p.get("source") in (["aws.ecr"], ["ecr-promoter"])]
+    ecr = [p for p in patterns if p.get("source") in ([Source.ECR], [Source.PROMOTER])]
     assert len(ecr) == 3
     assert all(p["detail"]["repository-name"] == [{"prefix": "dev-"}] for p in ecr)
     role = ref_of(function_named(template, HANDLER)[1]["Role"])
@@ -60,6 +61,6 @@ def test_glob_policy_synthesizes_clean_with_prefix_matching(glob_scenario: Synth
     # No concrete names: nothing to pre-create on either side.
     assert not resources(template, "AWS::ECR::Repository")
     assert not resources(glob_scenario.destination, "AWS::ECR::Repository")
-    assert json.loads(function_named(template, HANDLER)[1]["Environment"]["Variables"]["PROMOTION_POLICY"])[
+    assert json.loads(function_named(template, HANDLER)[1]["Environment"]["Variables"][Env.PROMOTION_POLICY])[
         "allow_override"
     ]

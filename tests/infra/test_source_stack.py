@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.application import SOURCE_STACK
 from infra.permissions import ECR_READ_ACTIONS, ECR_WRITE_ACTIONS, LEDGER_ACTIONS
-from infra.promoter_function import HANDLER
+from infra.promoter_function import HANDLER, LAMBDA_SOURCE
+from promoter.contract import METRICS_NAMESPACE, SERVICE_NAME, DetailType, Env, LedgerKey, Metric, Source, StackOutput
 from promoter.policy import load_policy
 from tests.support.cdk import Synthesized, Template, as_list, function_named, only, ref_of, resources, role_statements
 
@@ -55,27 +60,57 @@ def test_function_runtime_code_and_limits(promoter: tuple[str, Any]) -> None:
     assert layer.startswith("arn:aws:lambda:us-west-2:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:")
 
 
-def test_function_asset_is_lambda_src_without_bytecode(scenario: Synthesized, promoter: tuple[str, Any]) -> None:
-    asset = scenario.outdir / f"asset.{promoter[1]['Code']['S3Key'].removesuffix('.zip')}"
+def function_asset(scenario: Synthesized, promoter: tuple[str, Any]) -> Path:
+    return scenario.outdir / f"asset.{promoter[1]['Code']['S3Key'].removesuffix('.zip')}"
+
+
+def test_function_asset_is_lambda_src_without_bytecode_or_cli(scenario: Synthesized, promoter: tuple[str, Any]) -> None:
+    asset = function_asset(scenario, promoter)
     assert (asset / "promoter" / "policy.py").is_file()
     assert not list(asset.rglob("__pycache__"))
+    assert not list(asset.rglob("*.pyc"))
+    # The CLI is a module today and a package once the CLI work lands: neither may ship, nor `python -m`.
+    assert (LAMBDA_SOURCE / "promoter" / "__main__.py").is_file(), "the exclusion below must exclude something"
+    shipped = {path.relative_to(asset).as_posix() for path in asset.rglob("*")}
+    assert not {name for name in shipped if name == "promoter/cli.py" or name.startswith("promoter/cli/")}
+    assert "promoter/__main__.py" not in shipped
+    assert "promoter/cli" not in shipped
+
+
+def test_the_handler_imports_from_the_asset_alone(scenario: Synthesized, promoter: tuple[str, Any]) -> None:
+    # Given only the asset on the path (the layer's Powertools/pydantic and boto3 come from this venv)
+    asset = function_asset(scenario, promoter)
+    handler_module = HANDLER.rsplit(".", 1)[0]
+    # When the handler module is imported the way Lambda does, Then it loads from the asset: nothing excluded is needed
+    script = f"import {handler_module} as h, promoter; print(promoter.__file__); assert callable(h.lambda_handler)"
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=asset,
+        env={**os.environ, "PYTHONPATH": str(asset), "POWERTOOLS_TRACE_DISABLED": "true"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert Path(run.stdout.strip()).resolve().is_relative_to(asset.resolve())
 
 
 def test_function_environment(scenario: Synthesized, template: Template, promoter: tuple[str, Any]) -> None:
     env = promoter[1]["Environment"]["Variables"]
     assert set(env) == {
-        "PROMOTION_POLICY",
-        "LEDGER_TABLE",
-        "POWERTOOLS_SERVICE_NAME",
-        "POWERTOOLS_METRICS_NAMESPACE",
-        "POWERTOOLS_LOG_LEVEL",
+        Env.PROMOTION_POLICY,
+        Env.LEDGER_TABLE,
+        Env.POWERTOOLS_SERVICE_NAME,
+        Env.POWERTOOLS_METRICS_NAMESPACE,
+        Env.POWERTOOLS_LOG_LEVEL,
     }  # no REGISTRY_ENDPOINT: in AWS the promoter talks to this account's ECR
-    assert env["PROMOTION_POLICY"] == json.dumps(scenario.context["promotion_policy"], separators=(",", ":"))
-    assert load_policy(env["PROMOTION_POLICY"]).source_patterns == ("dev-microservice",)
-    assert ref_of(env["LEDGER_TABLE"]) == only(template, "AWS::DynamoDB::Table")[0]
-    assert env["POWERTOOLS_SERVICE_NAME"] == "ecr-promoter"
-    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "EcrPromoter"
-    assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    assert env[Env.PROMOTION_POLICY] == json.dumps(scenario.context["promotion_policy"], separators=(",", ":"))
+    assert load_policy(env[Env.PROMOTION_POLICY]).source_patterns == ("dev-microservice",)
+    assert ref_of(env[Env.LEDGER_TABLE]) == only(template, "AWS::DynamoDB::Table")[0]
+    assert env[Env.POWERTOOLS_SERVICE_NAME] == SERVICE_NAME
+    assert env[Env.POWERTOOLS_METRICS_NAMESPACE] == METRICS_NAMESPACE
+    assert env[Env.POWERTOOLS_LOG_LEVEL] == "INFO"
 
 
 def test_function_logs_to_its_own_group_with_retention(template: Template, promoter: tuple[str, Any]) -> None:
@@ -166,32 +201,32 @@ def test_other_grants_are_scoped(
 
 
 def test_push_rule_matches_successful_pushes_to_source_repositories(template: Template) -> None:
-    _, rule = rule_with(template, "ECR Image Action")
+    _, rule = rule_with(template, DetailType.IMAGE_ACTION)
     assert rule["EventPattern"] == {
-        "source": ["aws.ecr"],
-        "detail-type": ["ECR Image Action"],
+        "source": [Source.ECR],
+        "detail-type": [DetailType.IMAGE_ACTION],
         "detail": {"action-type": ["PUSH"], "result": ["SUCCESS"], "repository-name": ["dev-microservice"]},
     }
 
 
 def test_scan_rule_matches_completed_scans_of_source_repositories(template: Template) -> None:
-    _, rule = rule_with(template, "ECR Image Scan")
+    _, rule = rule_with(template, DetailType.IMAGE_SCAN)
     assert rule["EventPattern"] == {
-        "source": ["aws.ecr"],
-        "detail-type": ["ECR Image Scan"],
+        "source": [Source.ECR],
+        "detail-type": [DetailType.IMAGE_SCAN],
         "detail": {"scan-status": ["COMPLETE"], "repository-name": ["dev-microservice"]},
     }
 
 
 def test_pipeline_and_build_success_rules(template: Template) -> None:
-    assert rule_with(template, "aws.codepipeline")[1]["EventPattern"] == {
-        "source": ["aws.codepipeline"],
-        "detail-type": ["CodePipeline Pipeline Execution State Change"],
+    assert rule_with(template, Source.CODEPIPELINE)[1]["EventPattern"] == {
+        "source": [Source.CODEPIPELINE],
+        "detail-type": [DetailType.PIPELINE_EXECUTION],
         "detail": {"state": ["SUCCEEDED"]},
     }
-    assert rule_with(template, "aws.codebuild")[1]["EventPattern"] == {
-        "source": ["aws.codebuild"],
-        "detail-type": ["CodeBuild Build State Change"],
+    assert rule_with(template, Source.CODEBUILD)[1]["EventPattern"] == {
+        "source": [Source.CODEBUILD],
+        "detail-type": [DetailType.BUILD_STATE],
         "detail": {"build-status": ["SUCCEEDED"]},
     }
 
@@ -222,11 +257,11 @@ def test_test_results_arrive_on_a_dedicated_bus_only_ci_principals_may_write(
     scenario: Synthesized, template: Template
 ) -> None:
     bus, _ = only(template, "AWS::Events::EventBus")
-    _, rule = rule_with(template, "Image Test Result")
+    _, rule = rule_with(template, DetailType.TEST_RESULT)
     assert ref_of(rule["EventBusName"]) == bus
     assert rule["EventPattern"] == {
-        "source": ["ecr-promoter"],
-        "detail-type": ["Image Test Result"],
+        "source": [Source.PROMOTER],
+        "detail-type": [DetailType.TEST_RESULT],
         "detail": {"repository-name": ["dev-microservice"]},
     }
     policies = [p for p in resources(template, "AWS::Events::EventBusPolicy").values()]
@@ -240,7 +275,7 @@ def test_test_results_arrive_on_a_dedicated_bus_only_ci_principals_may_write(
 
 def test_default_bus_is_left_alone(template: Template) -> None:
     for rule in resources(template, "AWS::Events::Rule").values():
-        if "Image Test Result" not in json.dumps(rule["Properties"]):
+        if DetailType.TEST_RESULT not in json.dumps(rule["Properties"]):
             assert "EventBusName" not in rule["Properties"]
 
 
@@ -250,12 +285,12 @@ def test_default_bus_is_left_alone(template: Template) -> None:
 def test_ledger_table(template: Template) -> None:
     _, table = only(template, "AWS::DynamoDB::Table")
     assert table["KeySchema"] == [
-        {"AttributeName": "pk", "KeyType": "HASH"},
-        {"AttributeName": "sk", "KeyType": "RANGE"},
+        {"AttributeName": LedgerKey.PARTITION, "KeyType": "HASH"},
+        {"AttributeName": LedgerKey.SORT, "KeyType": "RANGE"},
     ]
     assert {(a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]} == {
-        ("pk", "S"),
-        ("sk", "S"),
+        (LedgerKey.PARTITION, "S"),
+        (LedgerKey.SORT, "S"),
     }
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
@@ -277,8 +312,8 @@ def test_alarms_notify_an_encrypted_tls_only_topic(template: Template, promoter:
 
     (errors,) = alarm_on("Errors", "AWS/Lambda")
     assert ref_of(errors["Dimensions"][0]["Value"]) == promoter[0]
-    (conflict,) = alarm_on("Conflict", "EcrPromoter")
-    assert conflict["Dimensions"] == [{"Name": "service", "Value": "ecr-promoter"}]
+    (conflict,) = alarm_on(Metric.CONFLICT, METRICS_NAMESPACE)
+    assert conflict["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]
     watched = {ref_of(a["Dimensions"][0]["Value"]) for a in alarm_on("ApproximateNumberOfMessagesVisible", "AWS/SQS")}
     assert failure_queue(template) in watched
     assert watched == set(resources(template, "AWS::SQS::Queue"))  # every dead-letter queue too
@@ -328,7 +363,7 @@ def test_reference_repositories(template: Template) -> None:
 
 def test_outputs_for_the_operator_cli(template: Template, promoter: tuple[str, Any]) -> None:
     outputs = template["Outputs"]
-    assert ref_of(outputs["PromoterFunctionName"]["Value"]) == promoter[0]
-    assert ref_of(outputs["TestResultBusName"]["Value"]) == only(template, "AWS::Events::EventBus")[0]
-    assert ref_of(outputs["LedgerTableName"]["Value"]) == only(template, "AWS::DynamoDB::Table")[0]
-    assert ref_of(outputs["FailureQueueUrl"]["Value"]) == failure_queue(template)
+    assert ref_of(outputs[StackOutput.FUNCTION_NAME]["Value"]) == promoter[0]
+    assert ref_of(outputs[StackOutput.TEST_RESULT_BUS]["Value"]) == only(template, "AWS::Events::EventBus")[0]
+    assert ref_of(outputs[StackOutput.LEDGER_TABLE]["Value"]) == only(template, "AWS::DynamoDB::Table")[0]
+    assert ref_of(outputs[StackOutput.FAILURE_QUEUE_URL]["Value"]) == failure_queue(template)

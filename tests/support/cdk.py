@@ -47,7 +47,7 @@ class Synthesized:
 
 
 def scenario_context() -> dict[str, Any]:
-    return copy.deepcopy(dict(context_from_file(str(ROOT / "cdk.json"))))
+    return copy.deepcopy(dict(context_from_file()))
 
 
 def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
