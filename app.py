@@ -19,7 +19,9 @@ from infra.config import context_from_file  # noqa: E402
 def main() -> None:
     # The CDK CLI passes cdk.json context itself (and it wins); plain `python app.py` needs it read here.
     app = App(context=dict(context_from_file()))
-    build(app)
+    deployment = build(app)
+    for warning in deployment.config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     app.synth()
 
 

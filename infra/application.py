@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import App, Tags
+from aws_cdk import Annotations, App, Tags
 
 from infra.config import DeployConfig
 from infra.destination_stack import DestinationStack
@@ -15,6 +15,7 @@ from promoter.contract import DESTINATION_STACK_NAME, SOURCE_STACK_NAME
 # Short aliases the tests import; the names themselves live in the contract (the CLI looks stacks up by them).
 SOURCE_STACK = SOURCE_STACK_NAME
 DESTINATION_STACK = DESTINATION_STACK_NAME
+CONFIG_WARNING_ID = "ecr-promoter:config"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ def build(app: App) -> Deployment:
     config = DeployConfig.from_context(app.node.try_get_context)
     source = SourceStack(app, SOURCE_STACK, config=config)
     destination = DestinationStack(app, DESTINATION_STACK, config=config)
+    for warning in config.warnings:
+        # Recorded in the cloud assembly (the CDK CLI prints it); app.py prints it for plain `python app.py`.
+        Annotations.of(source).add_warning_v2(CONFIG_WARNING_ID, warning)
     Tags.of(app).add("project", "ecr-promoter")
     check_with_nag(app)
     return Deployment(config=config, source=source, destination=destination)

@@ -15,6 +15,7 @@ from infra.ledger import LedgerTable
 from infra.promoter_function import PromoterFunction
 from infra.replication import ReplicationRule
 from infra.repositories import ImageRepositories
+from infra.target_protection import TargetWriteProtection
 from infra.triggers import PromotionTriggers
 from promoter.contract import StackOutput
 
@@ -41,14 +42,17 @@ class SourceStack(Stack):
         )
         ReplicationRule(self, "Replication", prefix=config.replication_prefix, destination=config.destination)
         BlobMountingSetting(self, "BlobMounting")
-        if config.create_reference_repositories:
-            # The scenario's two repositories; the promoter writes into existing targets, it never creates one.
-            ImageRepositories(
-                self,
-                "ReferenceRepositories",
-                mutable=config.named_sources,
-                immutable=config.named_targets,
-            )
+        protection = TargetWriteProtection(
+            self, "TargetProtection", config=config, role=promoter.role, function=promoter.function
+        )
+        # Named targets are always the stack's (write-protected); named sources only as a demo convenience.
+        ImageRepositories(
+            self,
+            "ReferenceRepositories",
+            mutable=config.named_sources if config.create_reference_repositories else (),
+            immutable=config.created_targets,
+            policy=protection.statements,
+        )
 
         # What the operator CLI (`python -m promoter … `) reads from the stack.
         CfnOutput(self, StackOutput.FUNCTION_NAME, value=promoter.function.function_name)

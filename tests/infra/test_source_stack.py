@@ -22,7 +22,14 @@ SOURCE_REPO = "arn:aws:ecr:us-west-2:111122223333:repository/dev-microservice"
 TARGET_REPO = "arn:aws:ecr:us-west-2:111122223333:repository/prod-microservice"
 WRITE_ONLY = {"ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}
 # The only actions that may have `*` as resource: they support no resource-level permissions.
-UNSCOPABLE = {"ecr:GetAuthorizationToken", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# (inspector2:ListFindings: "IAM permissions required for enhanced scanning", ECR user guide; it has no resource
+# type in the Service Authorization Reference for Amazon Inspector2.)
+UNSCOPABLE = {
+    "ecr:GetAuthorizationToken",
+    "inspector2:ListFindings",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+}
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +198,10 @@ def test_dynamodb_only_on_the_ledger(template: Template, statements: list[dict[s
 def test_other_grants_are_scoped(
     template: Template, promoter: tuple[str, Any], statements: list[dict[str, Any]]
 ) -> None:
-    assert granted(statements, "codepipeline:GetPipelineExecution") == ["arn:aws:codepipeline:us-west-2:111122223333:*"]
+    # Enhanced scanning: DescribeImageScanFindings needs inspector2:ListFindings, which takes no resource.
+    assert granted(statements, "inspector2:ListFindings") == ["*"]
+    # The scenario requires no `codebuild:`/`pipeline:` suite: nothing to confirm, so no build or pipeline read.
+    assert not [a for s in statements for a in as_list(s["Action"]) if a.split(":")[0] in {"codebuild", "codepipeline"}]
     assert [ref_of(r) for r in granted(statements, "sqs:SendMessage")] == [failure_queue(template)]
     log_group = ref_of(promoter[1]["LoggingConfig"]["LogGroup"])
     assert [ref_of(r) for r in granted(statements, "logs:PutLogEvents")] == [log_group]
@@ -218,17 +228,27 @@ def test_scan_rule_matches_completed_scans_of_source_repositories(template: Temp
     }
 
 
-def test_pipeline_and_build_success_rules(template: Template) -> None:
-    assert rule_with(template, Source.CODEPIPELINE)[1]["EventPattern"] == {
-        "source": [Source.CODEPIPELINE],
-        "detail-type": [DetailType.PIPELINE_EXECUTION],
-        "detail": {"state": ["SUCCEEDED"]},
+def test_enhanced_scan_rule_matches_inspector_completions_for_source_repository_arns(template: Template) -> None:
+    # "Event for an initial image scan (enhanced scanning)" (ECR user guide, image-scanning-enhanced-events):
+    # source aws.inspector2, detail-type "Inspector2 Scan", scan-status INITIAL_SCAN_COMPLETE, and
+    # repository-name is the repository ARN, so other accounts' registries never match.
+    _, rule = rule_with(template, DetailType.INSPECTOR_SCAN)
+    assert rule["EventPattern"] == {
+        "source": [Source.INSPECTOR],
+        "detail-type": [DetailType.INSPECTOR_SCAN],
+        "detail": {"scan-status": ["INITIAL_SCAN_COMPLETE"], "repository-name": [SOURCE_REPO]},
     }
-    assert rule_with(template, Source.CODEBUILD)[1]["EventPattern"] == {
-        "source": [Source.CODEBUILD],
-        "detail-type": [DetailType.BUILD_STATE],
-        "detail": {"build-status": ["SUCCEEDED"]},
+
+
+def test_no_build_or_pipeline_rule_without_a_suite_that_needs_it(template: Template) -> None:
+    # The scenario's policy requires only the `integration` suite: every successful build or pipeline run of
+    # the account would wake the function for nothing (and count as an error), so there is no such rule.
+    sources = {
+        s
+        for body in resources(template, "AWS::Events::Rule").values()
+        for s in body["Properties"].get("EventPattern", {}).get("source", [])
     }
+    assert sources == {Source.ECR, Source.INSPECTOR, Source.PROMOTER}
 
 
 def test_reconcile_schedule_sends_the_reconcile_action(template: Template) -> None:
@@ -359,6 +379,13 @@ def test_reference_repositories(template: Template) -> None:
     assert all(repo["ImageScanningConfiguration"] == {"ScanOnPush": True} for repo in repos.values())
     assert repos["prod-microservice"]["ImageTagMutability"] == "IMMUTABLE"
     assert repos["dev-microservice"]["ImageTagMutability"] == "MUTABLE"
+    # Promoted (and replicated) images outlive the stack; the demo's source repository does not.
+    deletion = {
+        body["Properties"]["RepositoryName"]: (body["DeletionPolicy"], body["UpdateReplacePolicy"])
+        for body in resources(template, "AWS::ECR::Repository").values()
+    }
+    assert deletion == {"prod-microservice": ("Retain", "Retain"), "dev-microservice": ("Delete", "Delete")}
+    assert "EmptyOnDelete" not in repos["prod-microservice"]
 
 
 def test_outputs_for_the_operator_cli(template: Template, promoter: tuple[str, Any]) -> None:
