@@ -10,7 +10,7 @@ from infra.config import DeployConfig
 from infra.destination_stack import DestinationStack
 from infra.nag import check_with_nag
 from infra.source_stack import SourceStack
-from promoter.contract import DESTINATION_STACK_NAME, SOURCE_STACK_NAME
+from promoter.contract import DESTINATION_STACK_NAME, SERVICE_NAME, SOURCE_STACK_NAME
 
 # Short aliases the tests import; the names themselves live in the contract (the CLI looks stacks up by them).
 SOURCE_STACK = SOURCE_STACK_NAME
@@ -33,6 +33,6 @@ def build(app: App) -> Deployment:
     for warning in config.warnings:
         # Recorded in the cloud assembly (the CDK CLI prints it); app.py prints it for plain `python app.py`.
         Annotations.of(source).add_warning_v2(CONFIG_WARNING_ID, warning)
-    Tags.of(app).add("project", "ecr-promoter")
+    Tags.of(app).add("project", SERVICE_NAME)
     check_with_nag(app)
     return Deployment(config=config, source=source, destination=destination)

@@ -42,9 +42,7 @@ class SourceStack(Stack):
         )
         ReplicationRule(self, "Replication", prefix=config.replication_prefix, destination=config.destination)
         BlobMountingSetting(self, "BlobMounting")
-        protection = TargetWriteProtection(
-            self, "TargetProtection", config=config, role=promoter.role, function=promoter.function
-        )
+        protection = TargetWriteProtection(self, "TargetProtection", config=config, promoter=promoter)
         # Named targets are always the stack's (write-protected); named sources only as a demo convenience.
         ImageRepositories(
             self,

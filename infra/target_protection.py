@@ -10,10 +10,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack, aws_iam, aws_lambda
+from aws_cdk import Stack, aws_iam
 from constructs import Construct
 
 from infra.config import DeployConfig
+from infra.promoter_function import PromoterFunction
 from infra.repository_adoption import AdoptedTargets
 from infra.write_protection import cloudformation_execution_role_arn, protection_document, protection_statements
 from promoter.contract import Env
@@ -35,14 +36,13 @@ class TargetWriteProtection(Construct):
         construct_id: str,
         *,
         config: DeployConfig,
-        role: aws_iam.IRole,
-        function: aws_lambda.Function,
+        promoter: PromoterFunction,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         deployer = cloudformation_execution_role_arn(stack, config.source.partition)
         self.deployer_role_arns: tuple[str, ...] = (deployer,) if deployer else ()
-        self.writer_role_arn = role.role_arn
+        self.writer_role_arn = promoter.role.role_arn
         self.statements = protection_statements(self.writer_role_arn, self.deployer_role_arns)
 
         if config.existing_target_repositories:
@@ -55,14 +55,14 @@ class TargetWriteProtection(Construct):
                 deployer_role_arns=self.deployer_role_arns,
             )
         if config.wildcard_targets:
-            role.add_to_principal_policy(
+            promoter.role.add_to_principal_policy(
                 aws_iam.PolicyStatement(
                     sid="CreateProtectedTargets",
                     actions=list(TARGET_CREATION_ACTIONS),
                     resources=[config.source.repository_arn(pattern) for pattern in config.wildcard_targets],
                 )
             )
-            function.add_environment(
+            promoter.add_environment(
                 Env.TARGET_REPOSITORY_POLICY,
                 stack.to_json_string(protection_document(self.writer_role_arn, self.deployer_role_arns)),
             )
