@@ -1,7 +1,9 @@
 """Deployment settings: the `cdk.json` context, validated into one typed object.
 
 Every mistake is reported as `ConfigError` naming the context key (a bad policy keeps its `PolicyError`
-type), so a typo fails `cdk synth` instead of a deployment.
+type), so a typo fails `cdk synth` instead of a deployment. That includes a policy the replication prefix
+cannot ship safely (infra.prefix_safety) and `codebuild:`/`pipeline:` suites that name no valid project
+(infra.ci_suites). Legal but risky settings come back as `warnings`, which synth prints.
 """
 
 from __future__ import annotations

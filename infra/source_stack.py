@@ -1,4 +1,4 @@
-"""Source account (dev): the promoter, what triggers it, its ledger and alarms, and the replication rule."""
+"""Source account (dev): the promoter, its triggers, ledger and alarms, write-protected targets, replication."""
 
 from __future__ import annotations
 
