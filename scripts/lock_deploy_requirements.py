@@ -56,7 +56,7 @@ def main() -> None:
         lines.extend(f"    --hash=sha256:{digest} \\" for digest in sorted(digests))
         lines[-1] = lines[-1].removesuffix(" \\")
     LOCK.write_text("\n".join(lines) + "\n")
-    print(f"wrote {LOCK.relative_to(ROOT)}: {len(hashes)} packages")  # noqa: T201
+    print(f"wrote {LOCK.relative_to(ROOT)}: {len(hashes)} packages")
 
 
 if __name__ == "__main__":

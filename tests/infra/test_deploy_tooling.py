@@ -160,4 +160,3 @@ def test_test_bootstrap_does_reach_for_apt_when_the_registry_is_missing(sandbox:
 
 def test_bootstrap_rejects_an_unknown_option(sandbox: Path) -> None:
     assert run_bootstrap(sandbox, "--everything")[0] == 2
-
