@@ -1,15 +1,14 @@
-"""Destination account (prod): who may replicate in, and pre-created `prod-…` repositories with safe settings."""
+"""Destination account (prod): who may replicate in, and pre-created `prod-…` repositories that outlive the stack."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Environment, Stack
+from aws_cdk import Environment, RemovalPolicy, Stack, aws_ecr
 from constructs import Construct
 
 from infra.config import DeployConfig
-from infra.registry_policy import ReplicationPermissions
-from infra.repositories import ImageRepositories
+from infra.registry_settings import DestinationRegistryPolicy
 
 
 class DestinationStack(Stack):
@@ -21,13 +20,26 @@ class DestinationStack(Stack):
             description="ecr-promoter: replication target registry (destination account)",
             **kwargs,
         )
-        ReplicationPermissions(
+        # Merged into the registry policy the account already has; on delete only this statement goes.
+        self.registry_policy = DestinationRegistryPolicy(
             self,
             "ReplicationPermissions",
-            source=config.source,
-            destination=config.destination,
-            prefix=config.replication_prefix,
+            source_account=config.source.account,
+            partition=config.destination.partition,
+            repository_arn=config.destination.repository_arn(f"{config.replication_prefix}*"),
         )
         # Replication creates missing repositories with default (mutable, unscanned) settings, and creation
         # templates cannot use the prefix `prod-`: create the policy's named targets up front instead.
-        ImageRepositories(self, "Repositories", immutable=config.named_targets)
+        self.repositories: dict[str, aws_ecr.Repository] = {}
+        for name in config.named_targets:
+            self.repositories[name] = aws_ecr.Repository(
+                self,
+                name,
+                repository_name=name,
+                image_scan_on_push=True,
+                # A promoted tag must never move: immutability turns a re-push into a visible conflict.
+                image_tag_mutability=aws_ecr.TagMutability.IMMUTABLE,
+                # Production images outlive the stack: `make destroy` lists them and how to delete them by hand.
+                # RETAIN also lets `cdk import` adopt a repository that already exists (DEPLOY.md).
+                removal_policy=RemovalPolicy.RETAIN,
+            )
