@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Environment, RemovalPolicy, Stack, aws_ecr
 from constructs import Construct
 
 from infra.config import DeployConfig
+from infra.notifications import AlarmNotifications
 from infra.registry_settings import DestinationRegistryPolicy
+from infra.replication_alarm import ReplicationFailureAlarm
 
 
 class DestinationStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeployConfig,
+        alarm_topic_arns: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
             scope,
             construct_id,
@@ -43,3 +54,14 @@ class DestinationStack(Stack):
                 # RETAIN also lets `cdk import` adopt a repository that already exists (DEPLOY.md).
                 removal_policy=RemovalPolicy.RETAIN,
             )
+        # Replication fails where images land: in this registry. Alarm here, to the same e-mail/topics.
+        self.notifications = AlarmNotifications(
+            self, "Notifications", email=config.alarm_email, topic_arns=alarm_topic_arns
+        )
+        ReplicationFailureAlarm(
+            self,
+            "ReplicationFailures",
+            notifications=self.notifications,
+            source_account=config.source.account,
+            repository_prefix=config.replication_prefix,
+        )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from infra.application import DESTINATION_STACK
 from infra.registry_settings import HANDLER
@@ -58,19 +57,22 @@ def test_named_targets_are_pre_created_immutable_scanned_and_retained(scenario: 
     assert "EmptyOnDelete" not in body["Properties"]
 
 
-def test_nothing_but_ecr_settings_and_their_merge_function_in_production(scenario: Synthesized) -> None:
-    kinds: set[Any] = {body["Type"] for body in scenario.destination["Resources"].values()}
-    assert kinds - {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::Logs::LogGroup", "AWS::Lambda::Function"} == {
+def test_production_holds_ecr_settings_their_merge_function_and_replication_alarms_only(
+    scenario: Synthesized,
+) -> None:
+    kinds = {body["Type"] for body in scenario.destination["Resources"].values()}
+    assert kinds == {
         CUSTOM_RESOURCE,
         "AWS::ECR::Repository",
-    } | (
-        kinds
-        & {
-            "AWS::SNS::Topic",
-            "AWS::SNS::TopicPolicy",
-            "AWS::SNS::Subscription",
-            "AWS::KMS::Key",
-            "AWS::Events::Rule",
-            "AWS::CloudWatch::Alarm",
-        }
-    )
+        # the merge function and the Provider framework in front of it
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
+        "AWS::Logs::LogGroup",
+        "AWS::Lambda::Function",
+        # replication failures: rule, alarm, encrypted topic
+        "AWS::Events::Rule",
+        "AWS::CloudWatch::Alarm",
+        "AWS::SNS::Topic",
+        "AWS::SNS::TopicPolicy",
+        "AWS::KMS::Key",
+    }
