@@ -14,6 +14,8 @@ CDK_APP := --app "$(PY) app.py" --output $(CDK_OUTDIR)
 REQUIRE_APPROVAL ?= broadening
 # `make diff` output is also written here (CI copies it into the job summary).
 DIFF_FILE ?= $(CDK_OUTDIR)/diff.txt
+# Which stacks diff/deploy/destroy act on, e.g. STACKS=EcrPromoterDestination (one account's credentials at a time).
+STACKS ?= --all
 PYTEST_ARGS ?=
 
 .PHONY: help bootstrap deploy-tools demo test lint typecheck pytest synth diff bench deploy destroy lock clean
@@ -54,19 +56,19 @@ synth: deploy-tools
 
 diff: deploy-tools
 	mkdir -p $(CDK_OUTDIR)
-	set -o pipefail; $(CDK) diff --all --no-change-set $(CDK_APP) 2>&1 | tee $(DIFF_FILE)
+	set -o pipefail; $(CDK) diff $(STACKS) --no-change-set $(CDK_APP) 2>&1 | tee $(DIFF_FILE)
 
 bench:
 	@scripts/bootstrap.sh --with-skopeo
 	$(PY) -m benchmarks.run
 
 deploy: diff
-	$(CDK) deploy --all --require-approval $(REQUIRE_APPROVAL) $(CDK_APP)
+	$(CDK) deploy $(STACKS) --require-approval $(REQUIRE_APPROVAL) $(CDK_APP)
 
 destroy: synth
 	$(PY) -m infra.retained $(CDK_OUTDIR) > $(CDK_OUTDIR)/kept.txt
 	@cat $(CDK_OUTDIR)/kept.txt
-	$(CDK) destroy --all --force $(CDK_APP)
+	$(CDK) destroy $(STACKS) --force $(CDK_APP)
 	@echo; cat $(CDK_OUTDIR)/kept.txt
 
 # Regenerate requirements-deploy.lock after changing requirements.txt (reads the package index).

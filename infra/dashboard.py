@@ -16,6 +16,7 @@ PERIOD = Duration.minutes(5)
 # The bypass audit (gate-integrity issue) emits this; contract.Metric gains the member with that work.
 UNRECORDED_IMAGE: str = getattr(Metric, "UNRECORDED_IMAGE", "UnrecordedImage")
 WIDTH = 12  # two widgets per row (the grid is 24 wide)
+DASHBOARD_NAME = SERVICE_NAME  # dashboards are per account (all regions): one promoter per account
 
 
 def promoter_metric(name: str, statistic: str = "Sum", label: str | None = None) -> aws_cloudwatch.Metric:
@@ -87,6 +88,7 @@ class PromoterDashboard(Construct):
         self.dashboard = aws_cloudwatch.Dashboard(
             self,
             "Dashboard",
+            dashboard_name=DASHBOARD_NAME,
             default_interval=Duration.days(7),
             widgets=[[outcomes, latency], [copied, failures], [queue_depth, unrecorded]],
         )

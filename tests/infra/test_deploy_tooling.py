@@ -160,3 +160,19 @@ def test_test_bootstrap_does_reach_for_apt_when_the_registry_is_missing(sandbox:
 
 def test_bootstrap_rejects_an_unknown_option(sandbox: Path) -> None:
     assert run_bootstrap(sandbox, "--everything")[0] == 2
+
+
+# ---- docs/DEPLOY.md ------------------------------------------------------------------------------
+
+
+def test_deploy_guide_stands_alone_and_names_only_real_targets() -> None:
+    guide = (ROOT / "docs" / "DEPLOY.md").read_text()
+    assert "DESIGN.md" not in guide and "shared/" not in guide
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z-]+):", makefile, re.MULTILINE))
+    used = set(re.findall(r"\bmake ([a-z-]+)", guide))
+    assert used and used <= targets, used - targets
+    for variable in re.findall(r"\bmake [a-z-]+ ([A-Z_]+)=", guide):
+        assert re.search(rf"^{variable} \?=", makefile, re.MULTILINE), variable
+    for step in ("cdk import", "make destroy", "AWS_DEPLOY_ROLE_ARN", "AWS_PLAN_ROLE_ARN", "required reviewers"):
+        assert step in guide, step

@@ -41,6 +41,11 @@ def widgets(scenario: Synthesized) -> dict[str, list[list[Any]]]:
     return dashboard_widgets(scenario.source)
 
 
+def test_the_dashboard_has_a_name_operators_can_find(scenario: Synthesized) -> None:
+    _, props = only(scenario.source, "AWS::CloudWatch::Dashboard")
+    assert props["DashboardName"] == "ecr-promoter"
+
+
 def test_promotions_by_outcome_shows_every_outcome_metric(widgets: dict[str, list[list[Any]]]) -> None:
     rows = widgets["Promotions by outcome"]
     assert metric_names(rows) == [metric.value for metric in OUTCOME_METRIC.values()]
