@@ -8,6 +8,7 @@ apt-installs the CNCF registry) would stop before the CDK CLI runs. These tests 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -24,8 +25,10 @@ TOOLS = ("bash", "cat", "cut", "sha256sum", "dirname", "id", "node", "mkdir")
 
 def recipe(target: str) -> list[str]:
     """The commands `make TARGET` would run, without running them."""
+    # Under `make test` the parent make's MAKEFLAGS (jobserver) would leak into this make: drop them.
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"}}
     out = subprocess.run(
-        ["make", "-n", "-C", str(ROOT), target], check=True, capture_output=True, text=True, timeout=60
+        ["make", "-n", "-C", str(ROOT), target], check=True, capture_output=True, text=True, timeout=60, env=env
     ).stdout
     return [line for line in out.splitlines() if line.strip() and not line.startswith("make")]
 
