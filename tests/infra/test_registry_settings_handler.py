@@ -273,3 +273,44 @@ def test_unknown_setting_is_refused(ecr: tuple[Any, Stubber]) -> None:
     client, _ = ecr
     with pytest.raises(SettingsError, match="unknown Setting"):
         handle(event("Create", {"Setting": "Everything"}), client)
+
+
+# ---- the whole lifecycle through the Lambda entry point, against moto's ECR control plane ---------
+
+
+@pytest.fixture
+def moto_ecr(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from moto import mock_aws
+
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-west-2",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield boto3.client("ecr")
+
+
+def test_deploy_then_destroy_leaves_the_registry_policy_as_it_was(moto_ecr: Any) -> None:
+    """Given another team's policy, when the stack comes and goes, then only our statement came and went."""
+    from infra.custom_resources.registry_settings import on_event
+
+    theirs_policy = {"Version": "2012-10-17", "Statement": [THEIR_STATEMENT]}
+    moto_ecr.put_registry_policy(policyText=json.dumps(theirs_policy))
+    statement_id = on_event(event("Create", POLICY), None)["PhysicalResourceId"]
+    statements = json.loads(moto_ecr.get_registry_policy()["policyText"])["Statement"]
+    assert [s["Sid"] for s in statements] == [THEIR_STATEMENT["Sid"], OUR_STATEMENT["Sid"]]
+    on_event(event("Delete", POLICY, statement_id), None)
+    assert json.loads(moto_ecr.get_registry_policy()["policyText"]) == theirs_policy
+
+
+def test_deploy_then_destroy_in_a_registry_without_replication(moto_ecr: Any) -> None:
+    """moto accepts one replication rule only ("This feature is disabled" for more, moto/ecr/models.py), while
+    ECR's API model allows up to 25 (`rules`: min 0, max 25): the multi-rule merges are pinned with Stubber above."""
+    from infra.custom_resources.registry_settings import on_event
+
+    rule_id = on_event(event("Create", REPLICATION), None)["PhysicalResourceId"]
+    assert moto_ecr.describe_registry()["replicationConfiguration"]["rules"] == [OURS]
+    on_event(event("Delete", REPLICATION, rule_id), None)
+    assert moto_ecr.describe_registry()["replicationConfiguration"]["rules"] == []
