@@ -7,9 +7,11 @@ import json
 import pytest
 
 from promoter.registry import DigestMismatch, Manifest, UnsupportedManifest, sha256_digest
-from promoter.registry.client import RetryPolicy, _next_link, _retry_after
-from promoter.registry.copy import _referrer_tag_subject
 from promoter.registry.manifest import DOCKER_LIST, OCI_INDEX, OCI_MANIFEST
+from promoter.registry.referrers import referrer_tag_subject as _referrer_tag_subject
+from promoter.registry.transport import RetryPolicy
+from promoter.registry.transport import next_link as _next_link
+from promoter.registry.transport import retry_after_seconds as _retry_after
 
 CONFIG = {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 10, "digest": "sha256:" + "c" * 64}
 LAYER = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": 20, "digest": "sha256:" + "1" * 64}

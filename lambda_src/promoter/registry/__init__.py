@@ -8,6 +8,7 @@ from __future__ import annotations
 from .auth import ChallengeAuth, EcrAuth
 from .client import PutManifestResult, RegistryClient, RetryPolicy
 from .copy import CHUNK_SIZE, CopyResult, copy_image
+from .credentials import Credentials, CredentialsError, CredentialSources, parse_user_pass
 from .errors import (
     AuthenticationFailed,
     BlobNotFound,
@@ -21,7 +22,7 @@ from .errors import (
     TransientRegistryError,
     UnsupportedManifest,
 )
-from .labels import REVISION_LABEL, image_config, image_labels
+from .labels import REVISION_LABEL, image_config, image_labels, platform_child, revision_of
 from .manifest import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
@@ -55,6 +56,9 @@ __all__ = [
     "BlobTooLarge",
     "ChallengeAuth",
     "CopyResult",
+    "CredentialSources",
+    "Credentials",
+    "CredentialsError",
     "Descriptor",
     "DigestMismatch",
     "EcrAuth",
@@ -77,6 +81,9 @@ __all__ = [
     "is_digest",
     "is_loopback_host",
     "parse_reference",
+    "parse_user_pass",
+    "platform_child",
+    "revision_of",
     "sha256_digest",
     "validate_digest",
     "validate_reference",

@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
-from .errors import AuthenticationFailed, TransientRegistryError
+from .errors import AuthenticationFailed, TransientRegistryError, error_codes
 
 # (method, url, headers) -> (status, body); supplied by the client so token requests share its pool.
 TokenFetcher = Callable[[str, dict[str, str]], tuple[int, bytes]]
@@ -40,6 +40,10 @@ def parse_challenge(header: str | None) -> tuple[str, dict[str, str]] | None:
 
 
 class Authenticator(Protocol):
+    """What the transport asks of an authentication scheme. Optional extras, looked up with `getattr`:
+    `on_forbidden(body, sent, probe) -> bool` (a 403 that a token refresh may cure) and
+    `describe_refusal(sent) -> str` (how to say, without a secret, what the registry refused)."""
+
     def header(self, scope: str, fetch: TokenFetcher) -> str | None:
         """The Authorization header value for a request needing `scope`, or None for none."""
         ...
@@ -49,11 +53,19 @@ class Authenticator(Protocol):
         ...
 
 
+def describe_refusal(auth: Authenticator, sent: str | None) -> str:
+    """`refused the credentials for user u` / `…: no credentials were given`: never the secret itself."""
+    describe = getattr(auth, "describe_refusal", None)
+    if describe is not None:
+        return str(describe(sent))
+    return "refused the credentials" if sent is not None else "refused the request: no credentials were given"
+
+
 class ChallengeAuth:
     """Anonymous until challenged; then Basic (with credentials) or Bearer tokens per scope."""
 
     def __init__(self, username: str | None = None, password: str | None = None) -> None:
-        self._username = username
+        self._username = username if username else None
         self._password = password
         self._basic = False
         self._realm: str | None = None
@@ -97,6 +109,11 @@ class ChallengeAuth:
             self._fetch_token(scope, fetch, challenge_scope=params.get("scope"))
             return True
 
+    def describe_refusal(self, sent: str | None) -> str:
+        if self._username is None:
+            return "refused the request: no credentials were given"
+        return f"refused the credentials for user {self._username}"
+
     def _fetch_token(self, scope: str, fetch: TokenFetcher, challenge_scope: str | None = None) -> str:
         assert self._realm is not None
         query: list[tuple[str, str]] = []
@@ -114,7 +131,8 @@ class ChallengeAuth:
         if status in (429,) or status >= 500:
             raise TransientRegistryError(f"token service answered HTTP {status}", status=status)
         if status != 200:
-            raise AuthenticationFailed(f"token service refused the request (HTTP {status})", status=status)
+            service = urlsplit(self._realm).netloc or "token service"
+            raise AuthenticationFailed(f"{service} {self.describe_refusal(None)} (HTTP {status})", status=status)
         try:
             document = json.loads(body)
             token = document.get("token") or document.get("access_token")
@@ -127,6 +145,11 @@ class ChallengeAuth:
         return token
 
 
+def says_token_expired(body: bytes) -> bool:
+    """A 403 body that says the token expired: distribution code `DENIED`, or ECR's own sentence."""
+    return "DENIED" in error_codes(body) or b"token has expired" in body.lower()
+
+
 def _boto3_ecr_client(region: str) -> Any:
     import boto3  # noqa: PLC0415 - only ECR hosts need boto3; loopback copies must not pay for it
 
@@ -134,8 +157,16 @@ def _boto3_ecr_client(region: str) -> Any:
 
 
 class EcrAuth:
-    """`Authorization: Basic <GetAuthorizationToken token>`, cached until shortly before it expires,
-    refreshed once when the registry answers 401 (e.g. the token was revoked or the role changed)."""
+    """`Authorization: Basic <GetAuthorizationToken token>`, cached until shortly before it expires and
+    never longer than `max_token_age` (1 h), refreshed once when the registry refuses it.
+
+    ECR refuses an expired token with a 403, not a 401, and sometimes well before `expiresAt` (when the
+    role session behind it rotates): amazon-ecr-credential-helper#7 shows the plain-text body "Your
+    Authorization Token has expired. Please run 'aws ecr get-login' to fetch a new one.", the Docker
+    CLI prints today's JSON shape as "denied: Your authorization token has expired. Reauthenticate and
+    try again." (code `DENIED`), and #679 a HEAD answered 403 with no body at all. So a 403 with code
+    `DENIED` or that message refreshes the token once; a bodiless 403 (a HEAD) does so only when
+    `GET /v2/` with the same token is refused too (a real permission denial is accepted there)."""
 
     def __init__(
         self,
@@ -143,23 +174,44 @@ class EcrAuth:
         client_factory: EcrClientFactory | None = None,
         *,
         refresh_margin: float = 300.0,
+        max_token_age: float = 3600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.region = region
         self._factory: EcrClientFactory = client_factory or (lambda: _boto3_ecr_client(region))
         self._client: Any = None
         self._refresh_margin = refresh_margin
+        self._max_token_age = max_token_age
         self._clock = clock
         self._token: str | None = None
         self._expires_at = 0.0
+        self._fetched_at = 0.0
         self._lock = threading.Lock()
         self.tokens_fetched = 0
 
     def header(self, scope: str, fetch: TokenFetcher) -> str | None:
         with self._lock:
-            if self._token is None or self._clock() >= self._expires_at - self._refresh_margin:
+            now = self._clock()
+            stale = now >= self._expires_at - self._refresh_margin or now - self._fetched_at >= self._max_token_age
+            if self._token is None or stale:
                 self._refresh()
             return "Basic " + str(self._token)
+
+    def describe_refusal(self, sent: str | None) -> str:
+        return "refused the ECR token for user AWS"
+
+    def on_forbidden(self, body: bytes, sent: str, probe: Callable[[], int]) -> bool:
+        """A 403 to a request sent with `sent`: True when the token was (or had just been) refreshed."""
+        with self._lock:
+            if self._token is not None and sent != "Basic " + self._token:
+                return True  # another request already refreshed the token: just retry with the new one
+        expired = says_token_expired(body) if body.strip() else probe() in (401, 403)
+        if not expired:
+            return False
+        with self._lock:
+            if self._token is None or sent == "Basic " + self._token:
+                self._refresh()
+            return True
 
     def on_unauthorized(self, challenge: str | None, scope: str, sent: str | None, fetch: TokenFetcher) -> bool:
         with self._lock:
@@ -192,4 +244,5 @@ class EcrAuth:
             expires_at = self._clock() + 12 * 3600
         self._token = str(token)
         self._expires_at = expires_at
+        self._fetched_at = self._clock()
         self.tokens_fetched += 1

@@ -6,6 +6,7 @@ registry, repository and reference involved, never a token or a credential.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 
@@ -68,3 +69,12 @@ class TagConflict(RegistryError):
 
     def __reduce__(self) -> tuple[type[TagConflict], tuple[str, str, str]]:
         return (TagConflict, (self.tag, self.existing_digest, self.wanted_digest))
+
+
+def error_codes(body: bytes) -> tuple[str, ...]:
+    """The distribution error codes (`{"errors": [{"code": …}]}`) of a response body."""
+    try:
+        errors = json.loads(body).get("errors") or []
+        return tuple(str(e.get("code")) for e in errors if isinstance(e, dict) and e.get("code"))
+    except (ValueError, AttributeError, TypeError):
+        return ()
