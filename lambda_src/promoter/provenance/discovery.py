@@ -54,9 +54,13 @@ class Candidate:
     of the manifest holding it (the attestation digest)."""
 
     where: str
-    referrer: str
+    holder: Manifest  # the manifest whose layer held it: a referrer, or cosign's `.att` image
     envelope: bytes
     in_referrer: bool = True  # False: found in cosign's `.att` image, not in an OCI 1.1 referrer
+
+    @property
+    def referrer(self) -> str:
+        return self.holder.digest
 
 
 def list_referrers(client: RegistryClient, repository: str, digest: str) -> Listing:
@@ -123,7 +127,7 @@ def _referrer_candidates(client: RegistryClient, repository: str, digest: str, l
         for layer in _layers(manifest):
             envelope = _envelope_of(client, repository, layer)
             if envelope is not None:
-                yield Candidate(where, manifest.digest, envelope)
+                yield Candidate(where, manifest, envelope)
 
 
 def _subject_of(manifest: Manifest) -> str | None:
@@ -143,7 +147,7 @@ def _cosign_candidates(client: RegistryClient, repository: str, digest: str) -> 
     for layer in _layers(manifest):
         envelope = _envelope_of(client, repository, layer)
         if envelope is not None:
-            yield Candidate(f"tag {tag}", manifest.digest, envelope, in_referrer=False)
+            yield Candidate(f"tag {tag}", manifest, envelope, in_referrer=False)
 
 
 def vsa_candidates(

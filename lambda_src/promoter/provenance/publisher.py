@@ -79,6 +79,7 @@ class PublishedAttestation:
             "envelope-digest": self.envelope_digest,
             "subject": self.subject,
             "reused": self.reused,
+            "cosign-tag-written": self.cosign_tag_written,
         }
 
 
@@ -132,16 +133,17 @@ def publish_attestation(
         ),
         None,
     )
-    referrer = _existing_referrer(client, repository, found)
+    referrer = _existing_referrer(found)
+    created: datetime | None = None
     if found is not None:
         envelope = found.envelope
     else:
-        now = clock()
+        created = clock()
         statement = build_vsa(
             subject.digest,
             verifier_id=verifier_id,
             verifier_version=verifier_version,
-            time_verified=now,
+            time_verified=created,
             resource_uri=f"{client.host}/{repository}@{subject.digest}",
             policy_uri=rule,
             policy_digest=policy_digest(policy),
@@ -153,7 +155,7 @@ def publish_attestation(
     pusher = _Pusher(client, repository)
     if referrer is None:
         layout_subject = LayoutDescriptor(subject.media_type, subject.digest, subject.size)
-        referrer = referrer_artifact(layout_subject, envelope, VSA_PREDICATE, created=None if found else clock())
+        referrer = referrer_artifact(layout_subject, envelope, VSA_PREDICATE, created=created)
         pusher.put(referrer, fresh=frozenset() if found else frozenset({envelope_digest}))
     _merge_fallback_index(pusher, subject.digest, referrer, listing)
     written = _merge_cosign_image(pusher, subject.digest, envelope)
@@ -161,15 +163,12 @@ def publish_attestation(
     return PublishedAttestation(referrer.digest, envelope_digest, subject.digest, found is not None, written)
 
 
-def _existing_referrer(client: RegistryClient, repository: str, found: Candidate | None) -> Artifact | None:
+def _existing_referrer(found: Candidate | None) -> Artifact | None:
     """The referrer manifest a reused envelope came in (its digest stays the attestation digest); None when
-    the envelope came only from the `.att` image, or the manifest is gone: then a referrer is made for it."""
+    the envelope came only from the `.att` image: then a referrer is made for it."""
     if found is None or not found.in_referrer:
         return None
-    try:
-        manifest = client.get_manifest(repository, found.referrer)
-    except ImageNotFound:
-        return None
+    manifest = found.holder
     annotations = manifest.document.get("annotations")
     return Artifact(
         manifest.data,
