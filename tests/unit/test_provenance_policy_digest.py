@@ -7,12 +7,16 @@ import hashlib
 import json
 import shutil
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-from promoter.provenance import policy_digest
+from promoter.attest.evidence import attestation_digest
+from promoter.provenance import evidence_descriptor, policy_digest
+
+_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _policy() -> dict[str, object]:
@@ -51,3 +55,37 @@ def test_jq_recomputes_the_same_digest(tmp_path: Path) -> None:
 
     # Then its sha256 is the VSA's policy digest
     assert "sha256:" + hashlib.sha256(printed).hexdigest() == policy_digest(policy)
+
+
+def test_an_input_attestation_digest_is_the_envelope_digest_or_the_canonical_record_digest() -> None:
+    # Given a signed envelope as stored and a scan record
+    envelope = json.dumps({"payloadType": "application/vnd.in-toto+json", "payload": uuid.uuid4().hex}).encode()
+    scan = {"repository": "dev-app", "counts": {"CRITICAL": 0}, "id": uuid.uuid4().hex}
+
+    # When each becomes an inputAttestations entry
+    signed = evidence_descriptor(envelope, uri="ecr-promoter:test-result/integration")
+    record = evidence_descriptor(dict(reversed(list(scan.items()))))
+
+    # Then the envelope keeps its attestation digest and the record is digested as canonical JSON
+    assert signed.to_dict() == {
+        "digest": {"sha256": attestation_digest(envelope).removeprefix("sha256:")},
+        "uri": "ecr-promoter:test-result/integration",
+    }
+    assert record.digest["sha256"] == policy_digest(scan).removeprefix("sha256:")
+
+
+def test_the_publisher_imports_nothing_the_lambda_runtime_lacks() -> None:
+    """Lambda has boto3 but not `cryptography`: publishing must not need it (verifying offline may)."""
+    code = (
+        "import sys, promoter.provenance; "
+        "print(sorted({n.split('.')[0] for n in sys.modules} & {'cryptography', 'boto3', 'moto'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=_ROOT,
+        env={"PYTHONPATH": "lambda_src"},
+    ).stdout
+    assert out.strip() == "[]"

@@ -10,7 +10,7 @@ The signing primitives and OCI layouts are `promoter.attest`'s; nothing here imp
 
 from __future__ import annotations
 
-from .publisher import PublishedAttestation, Signer, policy_digest, publish_attestation
+from .publisher import PublishedAttestation, Signer, evidence_descriptor, policy_digest, publish_attestation
 from .verification import NotVerified, Verified, verify_image
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "PublishedAttestation",
     "Signer",
     "Verified",
+    "evidence_descriptor",
     "policy_digest",
     "publish_attestation",
     "verify_image",

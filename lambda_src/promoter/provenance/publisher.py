@@ -52,7 +52,7 @@ from .discovery import Candidate, Listing, list_referrers, vsa_candidates
 
 log = logging.getLogger("promoter.provenance")
 
-__all__ = ["PublishedAttestation", "Signer", "policy_digest", "publish_attestation"]
+__all__ = ["PublishedAttestation", "Signer", "evidence_descriptor", "policy_digest", "publish_attestation"]
 
 
 class Signer(Protocol):
@@ -91,6 +91,14 @@ def policy_digest(policy: Mapping[str, Any] | str | bytes) -> str:
     """
     document = json.loads(policy) if isinstance(policy, str | bytes) else policy
     return "sha256:" + hashlib.sha256(canonical_json(document)).hexdigest()
+
+
+def evidence_descriptor(content: bytes | Mapping[str, Any], *, uri: str | None = None) -> ResourceDescriptor:
+    """An `inputAttestations` entry: the sha256 of a signed envelope as stored (bytes, e.g.
+    `VerifiedTestResult.envelope_bytes`, so it equals its `attestation_digest`) or of a JSON evidence record
+    (a mapping, e.g. the scan findings used, as canonical JSON); `uri` says where it can be found again."""
+    data = content if isinstance(content, bytes) else canonical_json(content)
+    return ResourceDescriptor({"sha256": hashlib.sha256(data).hexdigest()}, uri)
 
 
 def _ours(candidate: Candidate, digest: str, rule: str, verifier_id: str) -> bool:
