@@ -1,29 +1,18 @@
-"""Alarms an operator must see (function errors, messages waiting in failure queues, tag conflicts) → SNS."""
+"""Alarms an operator must see (function errors, waiting failure queues, tag conflicts, unrecorded images),
+sent to the notification topic (and any existing topics), and the promoter's dashboard."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import (
-    Duration,
-    RemovalPolicy,
-    Stack,
-    aws_cloudwatch,
-    aws_cloudwatch_actions,
-    aws_iam,
-    aws_kms,
-    aws_lambda,
-    aws_sns,
-    aws_sns_subscriptions,
-    aws_sqs,
-)
+from aws_cdk import Duration, aws_cloudwatch, aws_lambda, aws_sqs
 from constructs import Construct
 
-from infra.promoter_function import METRICS_NAMESPACE, SERVICE_NAME
+from infra.dashboard import UNRECORDED_IMAGE, PromoterDashboard, promoter_metric
+from infra.notifications import AlarmNotifications
+from promoter.contract import Metric
 
 PERIOD = Duration.minutes(5)
-# The promoter emits one `Conflict` per target tag that holds another digest (Powertools adds `service`).
-CONFLICT_METRIC = "Conflict"
 
 
 class PromoterAlarms(Construct):
@@ -35,35 +24,12 @@ class PromoterAlarms(Construct):
         function: aws_lambda.IFunction,
         queues: Sequence[aws_sqs.IQueue],
         alarm_email: str | None,
+        alarm_topic_arns: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
-        # A customer managed key: CloudWatch cannot publish to a topic under the AWS managed aws/sns key.
-        key = aws_kms.Key(
-            self,
-            "TopicKey",
-            description="ecr-promoter: alarm topic encryption",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-            pending_window=Duration.days(7),
-        )
-        key.grant(aws_iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
-        self.topic = aws_sns.Topic(self, "Topic", display_name="ecr-promoter alarms", master_key=key, enforce_ssl=True)
-        # The topic policy replaces the default one, so admit this account's alarms explicitly.
-        self.topic.add_to_resource_policy(
-            aws_iam.PolicyStatement(
-                sid="AlarmsPublish",
-                principals=[aws_iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={
-                    "ArnLike": {"aws:SourceArn": stack.format_arn(service="cloudwatch", resource="alarm:*")},
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                },
-            )
-        )
-        if alarm_email:
-            self.topic.add_subscription(aws_sns_subscriptions.EmailSubscription(alarm_email))
+        self.notifications = AlarmNotifications(self, "Notifications", email=alarm_email, topic_arns=alarm_topic_arns)
+        self.topic = self.notifications.topic
+        self.dashboard = PromoterDashboard(self, "Dashboard", function=function, queues=queues)
 
         self._alarm(
             "FunctionErrors",
@@ -72,14 +38,13 @@ class PromoterAlarms(Construct):
         )
         self._alarm(
             "TagConflicts",
-            aws_cloudwatch.Metric(
-                namespace=METRICS_NAMESPACE,
-                metric_name=CONFLICT_METRIC,
-                dimensions_map={"service": SERVICE_NAME},
-                statistic="Sum",
-                period=PERIOD,
-            ),
+            promoter_metric(Metric.CONFLICT),
             "a target tag already holds another digest: the image was not promoted",
+        )
+        self._alarm(
+            "UnrecordedImages",
+            promoter_metric(UNRECORDED_IMAGE),
+            "a target repository holds an image the promoter did not promote (a push that bypassed the gates)",
         )
         for queue in queues:
             self._alarm(
@@ -99,4 +64,4 @@ class PromoterAlarms(Construct):
             treat_missing_data=aws_cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=f"ecr-promoter: {meaning}",
         )
-        alarm.add_alarm_action(aws_cloudwatch_actions.SnsAction(self.topic))
+        self.notifications.notify(alarm)

@@ -1,4 +1,8 @@
-"""Registry setting BLOB_MOUNTING=ENABLED, so promotion mounts layers instead of copying them."""
+"""Registry setting BLOB_MOUNTING=ENABLED, so promotion mounts layers instead of copying them.
+
+Superseded by `infra.registry_settings.SourceRegistrySettings` (merges instead of replacing); this module
+goes once `infra/source_stack.py` uses that.
+"""
 
 from __future__ import annotations
 

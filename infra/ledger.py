@@ -26,6 +26,6 @@ class LedgerTable(Construct):
             # Pending candidates expire on their own (promoter.ledger.PENDING_TTL).
             time_to_live_attribute=TTL_ATTRIBUTE,
             encryption=aws_dynamodb.TableEncryption.AWS_MANAGED,
-            # `make destroy` is the whole clean-up; PITR covers mistakes while the stack lives.
-            removal_policy=RemovalPolicy.DESTROY,
+            # The audit trail outlives the stack: `make destroy` lists it and how to delete it by hand.
+            removal_policy=RemovalPolicy.RETAIN,
         )

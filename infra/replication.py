@@ -1,4 +1,8 @@
-"""The registry's replication rule: only repositories named with the replication prefix go to the destination."""
+"""The registry's replication rule: only repositories named with the replication prefix go to the destination.
+
+Superseded by `infra.registry_settings.SourceRegistrySettings` (merges instead of replacing); this module
+goes once `infra/source_stack.py` uses that.
+"""
 
 from __future__ import annotations
 

@@ -1,23 +1,63 @@
 #!/usr/bin/env bash
-# One-command set-up used by `make test`, `make demo`, `make bench`:
-# a pinned virtualenv and the real CNCF registry (plus skopeo when asked).
-# Usage: scripts/bootstrap.sh [--with-skopeo]
+# One-command set-up.
+#   scripts/bootstrap.sh                 make test / demo / lint: pinned virtualenv + the real CNCF registry
+#   scripts/bootstrap.sh --with-skopeo   make bench: the same plus skopeo
+#   scripts/bootstrap.sh --deploy        make synth / diff / deploy / destroy: a virtualenv with the
+#                                        hash-locked deploy requirements and the pinned CDK CLI in
+#                                        ./node_modules. Needs only Python and Node; never calls apt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_skopeo=0
-[ "${1:-}" = "--with-skopeo" ] && want_skopeo=1
+mode=test
+case "${1:-}" in
+  --with-skopeo) want_skopeo=1 ;;
+  --deploy) mode=deploy ;;
+  "") ;;
+  *) printf 'usage: %s [--with-skopeo|--deploy]\n' "$0" >&2; exit 2 ;;
+esac
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
-# --- Python virtualenv, reinstalled only when the pinned requirements change ---
-PYTHON=${PYTHON:-python3}
-stamp=.venv/.requirements.sha256
-want_hash=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
-if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want_hash" ]; then
+need_python() {
   if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
     say "Python 3.11 or newer is required (set PYTHON=/path/to/python3.11)."; exit 1
   fi
+}
+
+PYTHON=${PYTHON:-python3}
+stamp=.venv/.requirements.sha256
+want_hash=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
+
+if [ "$mode" = deploy ]; then
+  # --- deploy: Python packages from the hash-locked list, unless the full test venv is already current ---
+  deploy_stamp=.venv/.deploy.sha256
+  deploy_hash=$(sha256sum requirements-deploy.lock | cut -d' ' -f1)
+  if [ ! -x .venv/bin/python ] || { [ "$(cat "$stamp" 2>/dev/null)" != "$want_hash" ] \
+      && [ "$(cat "$deploy_stamp" 2>/dev/null)" != "$deploy_hash" ]; }; then
+    need_python
+    say "installing the hash-locked deploy requirements into .venv"
+    [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-deploy.lock
+    echo "$deploy_hash" > "$deploy_stamp"
+  fi
+  # --- the CDK CLI, pinned by package-lock.json, local to this checkout ---
+  if ! command -v node >/dev/null 2>&1 || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)'; then
+    say "Node.js 20 or newer is required for the CDK CLI (https://nodejs.org, or your package manager)."; exit 1
+  fi
+  cli_stamp=node_modules/.package-lock.sha256
+  cli_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ ! -x node_modules/.bin/cdk ] || [ "$(cat "$cli_stamp" 2>/dev/null)" != "$cli_hash" ]; then
+    say "installing the pinned CDK CLI into ./node_modules (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error >&2
+    echo "$cli_hash" > "$cli_stamp"
+  fi
+  exit 0
+fi
+
+# --- Python virtualenv, reinstalled only when the pinned requirements change ---
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want_hash" ]; then
+  need_python
   say "creating .venv and installing pinned requirements"
   "$PYTHON" -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip

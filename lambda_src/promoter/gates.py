@@ -1,31 +1,43 @@
-"""Gates: turn the evidence recorded for one image digest into a verdict for one rule.
+"""Gates: what the evidence recorded for one image digest says about one rule's requirements.
 
-Pure functions over plain data, so every gate decision is unit-testable without AWS or a registry.
+Pure functions over plain data, so every gate is unit-testable without AWS or a registry. The
+result of a gate check is a `GateStatus` (passed, pending or rejected, with reasons); the decision
+core (`promoter.decision`) turns it into the response's `Decision`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Literal
 
 from promoter.policy import Rule
 
-VerdictState = Literal["passed", "pending", "rejected"]
+SuiteStatus = Literal["PASSED", "FAILED"]
+
+
+class GateState(StrEnum):
+    PASSED = "passed"
+    PENDING = "pending"
+    REJECTED = "rejected"
 
 
 @dataclass(frozen=True)
 class SuiteResult:
     suite: str
-    result: Literal["PASSED", "FAILED"]
+    result: SuiteStatus
     at: datetime
     run_url: str | None = None
 
 
 @dataclass(frozen=True)
 class ScanEvidence:
+    """A scan that reached an end: severity counts, or `failure` when the scanner can never finish it."""
+
     severity_counts: dict[str, int]
     at: datetime
+    failure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,54 +46,62 @@ class Evidence:
 
     tests: dict[str, SuiteResult] = field(default_factory=dict)
     scan: ScanEvidence | None = None
+    # Set while (part of) the scan is missing: `scan` then holds what the finished part found, if any.
+    scan_pending_reason: str | None = None
 
 
 @dataclass(frozen=True)
-class Verdict:
-    state: VerdictState
+class GateStatus:
+    state: GateState
     reasons: tuple[str, ...]
 
 
-def _tests_gate(required: tuple[str, ...], evidence: Evidence) -> tuple[list[str], list[str], list[str]]:
-    passed, pending, failed = [], [], []
+@dataclass
+class _Tally:
+    passed: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def _check_tests(required: tuple[str, ...], evidence: Evidence, tally: _Tally) -> None:
     for suite in required:
-        outcome = evidence.tests.get(suite)
-        if outcome is None:
-            pending.append(f"tests: {suite} has no result yet")
-        elif outcome.result == "FAILED":
-            where = f" ({outcome.run_url})" if outcome.run_url else ""
-            failed.append(f"tests: {suite} FAILED{where}")
+        found = evidence.tests.get(suite)
+        if found is None:
+            tally.pending.append(f"tests: {suite} has no result yet")
+        elif found.result == "FAILED":
+            where = f" ({found.run_url})" if found.run_url else ""
+            tally.failed.append(f"tests: {suite} FAILED{where}")
         else:
-            passed.append(f"tests: {suite} PASSED")
-    return passed, pending, failed
+            tally.passed.append(f"tests: {suite} PASSED")
 
 
-def _scan_gate(rule: Rule, evidence: Evidence) -> tuple[list[str], list[str], list[str]]:
+def _check_scan(rule: Rule, evidence: Evidence, tally: _Tally) -> None:
+    """A failed scan or a blocking finding rejects, even while other images of an index are still unscanned."""
     scan_gate = rule.require.scan
     if scan_gate is None:
-        return [], [], []
-    if evidence.scan is None:
-        return [], ["scan: no completed scan yet"], []
-    found = {
-        severity: evidence.scan.severity_counts.get(severity, 0)
-        for severity in scan_gate.fail_on
-        if evidence.scan.severity_counts.get(severity, 0) > 0
-    }
+        return
+    scan = evidence.scan
+    if scan is not None and scan.failure is not None:
+        tally.failed.append(f"scan: {scan.failure}")
+        return
+    counts = scan.severity_counts if scan is not None else {}
+    found = {severity: counts[severity] for severity in scan_gate.fail_on if counts.get(severity, 0) > 0}
     if found:
         listed = ", ".join(f"{count} {severity}" for severity, count in found.items())
-        return [], [], [f"scan: {listed} finding(s)"]
-    return [f"scan: no {'/'.join(scan_gate.fail_on)} findings"], [], []
+        tally.failed.append(f"scan: {listed} finding(s)")
+    elif scan is None or evidence.scan_pending_reason is not None:
+        tally.pending.append(evidence.scan_pending_reason or "scan: no completed scan yet")
+    else:
+        tally.passed.append(f"scan: no {'/'.join(scan_gate.fail_on)} findings")
 
 
-def evaluate(rule: Rule, evidence: Evidence) -> Verdict:
+def evaluate(rule: Rule, evidence: Evidence) -> GateStatus:
     """Rejected if any gate failed, else pending if any gate lacks evidence, else passed."""
-    test_passed, test_pending, test_failed = _tests_gate(rule.require.tests, evidence)
-    scan_passed, scan_pending, scan_failed = _scan_gate(rule, evidence)
-    failed = test_failed + scan_failed
-    if failed:
-        return Verdict("rejected", tuple(failed))
-    pending = test_pending + scan_pending
-    if pending:
-        return Verdict("pending", tuple(pending + test_passed + scan_passed))
-    reasons = test_passed + scan_passed
-    return Verdict("passed", tuple(reasons or ["no gates required"]))
+    tally = _Tally()
+    _check_tests(rule.require.tests, evidence, tally)
+    _check_scan(rule, evidence, tally)
+    if tally.failed:
+        return GateStatus(GateState.REJECTED, tuple(tally.failed))
+    if tally.pending:
+        return GateStatus(GateState.PENDING, tuple(tally.pending + tally.passed))
+    return GateStatus(GateState.PASSED, tuple(tally.passed or ["no gates required"]))

@@ -1,42 +1,44 @@
-"""The image side of promotion: what the promotion logic needs to know about, and do to, images.
+"""The image side of promotion over the OCI distribution API: tags, labels, index children, copies.
 
-`OciImageStore` speaks only the OCI distribution API (any registry: the local test registry,
-or ECR through its OCI endpoint). `promoter.aws.EcrImageStore` answers the read questions from
-the ECR API instead (tags of a digest in one call, scan findings).
+`OciImageStore` implements promoter.ports.ImageStore for any registry (the local test registry, or
+ECR through its OCI endpoint); `promoter.aws.EcrImageStore` answers the tag questions from the ECR
+API instead. The revision label is read by promoter.registry.labels, the one reader of it.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Protocol
+from promoter.registry import CopyResult, RegistryClient, copy_image, image_labels
+from promoter.registry.errors import (
+    AuthenticationFailed,
+    ImageNotFound,
+    RegistryError,
+    RepositoryNotFound,
+    TransientRegistryError,
+)
+from promoter.registry.labels import REVISION_LABEL
+from promoter.registry.manifest import Manifest
 
-from promoter.gates import ScanEvidence
-from promoter.registry import CopyResult, RegistryClient, copy_image
-from promoter.registry.errors import ImageNotFound, RepositoryNotFound
-
-REVISION_LABEL = "org.opencontainers.image.revision"
-MAX_CONFIG_BYTES = 1 << 20
 MAX_TAGS_SCANNED = 1000
+# BuildKit stores attestations as extra manifests of the index, annotated
+# vnd.docker.reference.type: attestation-manifest, platform unknown/unknown (docs.docker.com,
+# "Image attestation storage"; moby/buildkit util/attestation DockerAnnotationReferenceTypeDefault).
+REFERENCE_TYPE = "vnd.docker.reference.type"
+ATTESTATION_REFERENCE = "attestation-manifest"
 
 
-class ImageStore(Protocol):
-    def digest_for_tag(self, repository: str, tag: str) -> str | None: ...
-
-    def tags_of(self, repository: str, digest: str) -> tuple[str, ...] | None:
-        """Current tags of `digest`; None when the image (or repository) does not exist."""
-        ...
-
-    def revision_of(self, repository: str, digest: str) -> str | None: ...
-
-    def scan_of(self, repository: str, digest: str) -> ScanEvidence | None: ...
-
-    def target_digests(self, repository: str, tags: tuple[str, ...]) -> dict[str, str | None]:
-        """What each tag points to in `repository` now (None: absent)."""
-        ...
-
-    def promote(
-        self, source_repository: str, digest: str, target_repository: str, tags: tuple[str, ...]
-    ) -> CopyResult: ...
+def platform_images(manifest: Manifest) -> tuple[str, ...]:
+    """The platform image digests an index lists: buildx attestation manifests and unknown/unknown skipped."""
+    if not manifest.is_index:
+        return ()
+    children = []
+    for child in manifest.children:
+        platform = child.platform or {}
+        if child.annotations.get(REFERENCE_TYPE) == ATTESTATION_REFERENCE:
+            continue
+        if platform.get("os") == "unknown" and platform.get("architecture") == "unknown":
+            continue
+        children.append(child.digest)
+    return tuple(dict.fromkeys(children))
 
 
 class OciImageStore:
@@ -62,26 +64,21 @@ class OciImageStore:
         return tuple(tag for tag in tags if self.digest_for_tag(repository, tag) == digest)
 
     def revision_of(self, repository: str, digest: str) -> str | None:
-        """The `org.opencontainers.image.revision` label of the image (first platform of an index)."""
+        """The revision label of the image (of its linux/amd64 child, for an index); None when unreadable."""
         try:
-            manifest = json.loads(self._client.get_manifest(repository, digest).data)
-            if "manifests" in manifest:
-                children = manifest["manifests"]
-                if not children:
-                    return None
-                manifest = json.loads(self._client.get_manifest(repository, children[0]["digest"]).data)
-            config_digest = manifest.get("config", {}).get("digest")
-            if not config_digest:
-                return None
-            config = json.loads(self._client.get_blob_bytes(repository, config_digest, MAX_CONFIG_BYTES))
-        except (ImageNotFound, RepositoryNotFound, ValueError, KeyError, TypeError):
-            return None
-        labels = (config.get("config") or {}).get("Labels") or {}
+            labels = image_labels(self._client, repository, digest)
+        except (TransientRegistryError, AuthenticationFailed):
+            raise  # Lambda retries the event; a missing label must not hide an outage
+        except RegistryError:
+            return None  # gone, not an image, or a config that is not JSON: no label to read
         revision = labels.get(REVISION_LABEL)
-        return revision if isinstance(revision, str) and revision else None
+        return revision or None
 
-    def scan_of(self, repository: str, digest: str) -> ScanEvidence | None:
-        return None  # a plain OCI registry has no scanner; scan evidence comes from events
+    def platform_children(self, repository: str, digest: str) -> tuple[str, ...]:
+        try:
+            return platform_images(self._client.get_manifest(repository, digest))
+        except (ImageNotFound, RepositoryNotFound):
+            return ()
 
     def target_digests(self, repository: str, tags: tuple[str, ...]) -> dict[str, str | None]:
         return {tag: self.digest_for_tag(repository, tag) for tag in tags}

@@ -1,11 +1,13 @@
-"""The ledger: one DynamoDB table (string keys `pk`/`sk`) holding evidence, decisions and pending work.
+"""The DynamoDB ledger: one table (string keys `pk`/`sk`) holding evidence, decisions and pending work.
 
+It implements the `promoter.ports.Ledger` protocol (the in-memory twin is promoter.adapters.memory).
 Layout (all keys are strings):
   IMAGE#<repo>@<digest>   TEST#<suite>                 latest result per suite (newest event time wins)
                           SCAN                         latest completed scan
                           PUSH                         first push time, tags seen, revision
                           PROMOTED#<target>#<tag>      one item per promoted tag, created once (conditional)
                           DECISION#<event id>#<rule>   decision history, first delivery wins
+                          PARENT#<index digest>        an image index that lists this digest as a child
   PENDING                 <repo>@<digest>              candidates `reconcile` re-evaluates
   REVISION#<revision>     IMAGE#<repo>@<digest>        images built from a commit (tag or OCI label)
                           SUITE#<suite>                pipeline/codebuild successes for that commit
@@ -17,64 +19,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from promoter.contract import LedgerKey
 from promoter.gates import Evidence, ScanEvidence, SuiteResult
+from promoter.ports import HistoryEntry, ImageRecord, Promotion
 
 PENDING_PARTITION = "PENDING"
 PENDING_TTL = timedelta(days=30)
 HISTORY_LIMIT = 50
-
-
-@dataclass(frozen=True)
-class Decision:
-    event_id: str
-    at: datetime
-    rule: str
-    target_repository: str
-    tags: tuple[str, ...]
-    outcome: str
-    reasons: tuple[str, ...]
-    trigger: str
-    override_reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "at": self.at.isoformat(),
-            "event_id": self.event_id,
-            "rule": self.rule,
-            "target_repository": self.target_repository,
-            "tags": list(self.tags),
-            "outcome": self.outcome,
-            "reasons": list(self.reasons),
-            "trigger": self.trigger,
-        }
-        if self.override_reason:
-            data["override_reason"] = self.override_reason
-        return data
-
-
-@dataclass(frozen=True)
-class Promotion:
-    target_repository: str
-    tag: str
-    at: datetime
-    rule: str
-    event_id: str
-
-
-@dataclass(frozen=True)
-class ImageRecord:
-    """Everything the ledger holds for one digest, read in one query."""
-
-    evidence: Evidence = field(default_factory=Evidence)
-    pushed_at: datetime | None = None
-    promotions: tuple[Promotion, ...] = ()
-    history: tuple[Decision, ...] = ()
+PK, SK = LedgerKey.PARTITION.value, LedgerKey.SORT.value
 
 
 def _image_key(repository: str, digest: str) -> str:
@@ -94,8 +51,8 @@ def _time(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-class Ledger:
-    """DynamoDB adapter; `client` is a boto3 DynamoDB client (moto, Stubber or real)."""
+class DynamoLedger:
+    """The ledger in DynamoDB; `client` is a boto3 DynamoDB client (moto, Stubber or real)."""
 
     def __init__(self, table_name: str, client: Any) -> None:
         self._table = table_name
@@ -121,8 +78,8 @@ class Ledger:
     def record_test(self, repository: str, digest: str, result: SuiteResult, event_id: str) -> bool:
         """Store a suite result unless a newer one is already stored; True when stored."""
         item = {
-            "pk": _s(_image_key(repository, digest)),
-            "sk": _s(f"TEST#{result.suite}"),
+            PK: _s(_image_key(repository, digest)),
+            SK: _s(f"TEST#{result.suite}"),
             "suite": _s(result.suite),
             "result": _s(result.result),
             "at": _s(result.at.isoformat()),
@@ -134,11 +91,13 @@ class Ledger:
 
     def record_scan(self, repository: str, digest: str, scan: ScanEvidence) -> bool:
         item = {
-            "pk": _s(_image_key(repository, digest)),
-            "sk": _s("SCAN"),
+            PK: _s(_image_key(repository, digest)),
+            SK: _s("SCAN"),
             "counts": _s(json.dumps(scan.severity_counts, sort_keys=True)),
             "at": _s(scan.at.isoformat()),
         }
+        if scan.failure is not None:
+            item["failure"] = _s(scan.failure)
         return self._put_if(item, "attribute_not_exists(pk) OR #at <= :at", {":at": _s(scan.at.isoformat())})
 
     def record_push(self, repository: str, digest: str, at: datetime, tag: str | None) -> None:
@@ -150,7 +109,7 @@ class Ledger:
             values[":tag"] = {"SS": [tag]}
         self._client.update_item(
             TableName=self._table,
-            Key={"pk": _s(_image_key(repository, digest)), "sk": _s("PUSH")},
+            Key={PK: _s(_image_key(repository, digest)), SK: _s("PUSH")},
             UpdateExpression=update,
             ExpressionAttributeValues=values,
         )
@@ -158,13 +117,13 @@ class Ledger:
     def link_revision(self, revision: str, repository: str, digest: str) -> None:
         self._client.put_item(
             TableName=self._table,
-            Item={"pk": _s(f"REVISION#{revision}"), "sk": _s(_image_key(repository, digest))},
+            Item={PK: _s(f"REVISION#{revision}"), SK: _s(_image_key(repository, digest))},
         )
 
     def record_revision_success(self, revision: str, suite: str, at: datetime, event_id: str) -> None:
         item = {
-            "pk": _s(f"REVISION#{revision}"),
-            "sk": _s(f"SUITE#{suite}"),
+            PK: _s(f"REVISION#{revision}"),
+            SK: _s(f"SUITE#{suite}"),
             "at": _s(at.isoformat()),
             "event_id": _s(event_id),
         }
@@ -175,20 +134,27 @@ class Ledger:
     ) -> bool:
         """Record that `tag` was promoted; True only for the first caller (concurrent duplicates get False)."""
         item = {
-            "pk": _s(_image_key(repository, digest)),
-            "sk": _s(f"PROMOTED#{target}#{tag}"),
+            PK: _s(_image_key(repository, digest)),
+            SK: _s(f"PROMOTED#{target}#{tag}"),
             "rule": _s(rule),
             "event_id": _s(event_id),
             "at": _s(at.isoformat()),
         }
         return self._put_if(item, "attribute_not_exists(pk)")
 
-    def record_decision(self, repository: str, digest: str, decision: Decision) -> bool:
+    def link_children(self, repository: str, index_digest: str, children: tuple[str, ...]) -> None:
+        for child in children:
+            self._client.put_item(
+                TableName=self._table,
+                Item={PK: _s(_image_key(repository, child)), SK: _s(f"PARENT#{index_digest}")},
+            )
+
+    def record_decision(self, repository: str, digest: str, entry: HistoryEntry) -> bool:
         item: dict[str, dict[str, Any]] = {
-            "pk": _s(_image_key(repository, digest)),
-            "sk": _s(f"DECISION#{decision.event_id}#{decision.rule}"),
-            "decision": _s(json.dumps(decision.to_dict(), sort_keys=True)),
-            "at": _s(decision.at.isoformat()),
+            PK: _s(_image_key(repository, digest)),
+            SK: _s(f"DECISION#{entry.event_id}#{entry.rule}"),
+            "decision": _s(json.dumps(entry.to_dict(), sort_keys=True)),
+            "at": _s(entry.at.isoformat()),
         }
         return self._put_if(item, "attribute_not_exists(pk)")
 
@@ -196,14 +162,14 @@ class Ledger:
         expires = int((at + PENDING_TTL).timestamp())
         self._client.update_item(
             TableName=self._table,
-            Key={"pk": _s(PENDING_PARTITION), "sk": _s(f"{repository}@{digest}")},
+            Key={PK: _s(PENDING_PARTITION), SK: _s(f"{repository}@{digest}")},
             UpdateExpression="SET since = if_not_exists(since, :at), expires_at = :exp",
             ExpressionAttributeValues={":at": _s(at.isoformat()), ":exp": {"N": str(expires)}},
         )
 
     def clear_pending(self, repository: str, digest: str) -> None:
         self._client.delete_item(
-            TableName=self._table, Key={"pk": _s(PENDING_PARTITION), "sk": _s(f"{repository}@{digest}")}
+            TableName=self._table, Key={PK: _s(PENDING_PARTITION), SK: _s(f"{repository}@{digest}")}
         )
 
     # ---- reads --------------------------------------------------------------------------
@@ -211,12 +177,12 @@ class Ledger:
     def _query(self, partition: str, prefix: str | None = None) -> Iterator[dict[str, Any]]:
         request: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
+            "KeyConditionExpression": f"{PK} = :pk",
             "ExpressionAttributeValues": {":pk": _s(partition)},
             "ConsistentRead": True,
         }
         if prefix:
-            request["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
+            request["KeyConditionExpression"] += f" AND begins_with({SK}, :prefix)"
             request["ExpressionAttributeValues"][":prefix"] = _s(prefix)
         while True:
             page = self._client.query(**request)
@@ -230,9 +196,10 @@ class Ledger:
         scan: ScanEvidence | None = None
         pushed_at: datetime | None = None
         promotions: list[Promotion] = []
-        history: list[Decision] = []
+        history: list[HistoryEntry] = []
+        parents: list[str] = []
         for item in self._query(_image_key(repository, digest)):
-            sort_key = item["sk"]["S"]
+            sort_key = item[SK]["S"]
             if sort_key.startswith("TEST#"):
                 tests[item["suite"]["S"]] = SuiteResult(
                     suite=item["suite"]["S"],
@@ -241,7 +208,8 @@ class Ledger:
                     run_url=item.get("run_url", {}).get("S"),
                 )
             elif sort_key == "SCAN":
-                scan = ScanEvidence(json.loads(item["counts"]["S"]), _time(item["at"]["S"]))
+                failure = item.get("failure", {}).get("S")
+                scan = ScanEvidence(json.loads(item["counts"]["S"]), _time(item["at"]["S"]), failure)
             elif sort_key == "PUSH":
                 pushed_at = _time(item["pushed_at"]["S"]) if "pushed_at" in item else None
             elif sort_key.startswith("PROMOTED#"):
@@ -250,44 +218,38 @@ class Ledger:
                     Promotion(target, tag, _time(item["at"]["S"]), item["rule"]["S"], item["event_id"]["S"])
                 )
             elif sort_key.startswith("DECISION#"):
-                data = json.loads(item["decision"]["S"])
-                history.append(
-                    Decision(
-                        event_id=data["event_id"],
-                        at=_time(data["at"]),
-                        rule=data["rule"],
-                        target_repository=data["target_repository"],
-                        tags=tuple(data["tags"]),
-                        outcome=data["outcome"],
-                        reasons=tuple(data["reasons"]),
-                        trigger=data["trigger"],
-                        override_reason=data.get("override_reason"),
-                    )
-                )
-        history.sort(key=lambda decision: decision.at)
+                history.append(HistoryEntry.from_dict(json.loads(item["decision"]["S"]), _time(item["at"]["S"])))
+            elif sort_key.startswith("PARENT#"):
+                parents.append(sort_key.removeprefix("PARENT#"))
+        history.sort(key=lambda entry: entry.at)
         return ImageRecord(
             evidence=Evidence(tests=tests, scan=scan),
             pushed_at=pushed_at,
             promotions=tuple(promotions),
             history=tuple(history[-HISTORY_LIMIT:]),
+            parents=tuple(parents),
         )
 
     def images_for_revision(self, revision: str) -> list[tuple[str, str]]:
         images = []
         for item in self._query(f"REVISION#{revision}", "IMAGE#"):
-            repository, digest = item["sk"]["S"].removeprefix("IMAGE#").split("@", 1)
+            repository, digest = item[SK]["S"].removeprefix("IMAGE#").split("@", 1)
             images.append((repository, digest))
         return images
 
     def revision_successes(self, revision: str) -> list[SuiteResult]:
         return [
-            SuiteResult(suite=item["sk"]["S"].removeprefix("SUITE#"), result="PASSED", at=_time(item["at"]["S"]))
+            SuiteResult(suite=item[SK]["S"].removeprefix("SUITE#"), result="PASSED", at=_time(item["at"]["S"]))
             for item in self._query(f"REVISION#{revision}", "SUITE#")
         ]
 
     def pending(self) -> list[tuple[str, str]]:
         candidates = []
         for item in self._query(PENDING_PARTITION):
-            repository, digest = item["sk"]["S"].split("@", 1)
+            repository, digest = item[SK]["S"].split("@", 1)
             candidates.append((repository, digest))
         return candidates
+
+
+Ledger = DynamoLedger
+"""The name devtools, the CLI and the tests have always imported."""

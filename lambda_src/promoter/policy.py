@@ -1,7 +1,34 @@
 """The promotion policy: which source repositories promote into which targets, under which gates.
 
 `load_policy` is the single validator: the Lambda calls it at cold start and the CDK app
-calls it at synth time, so a policy that would fail at run time never deploys.
+calls it at synth time, so a policy that would fail at run time never deploys. Repository names
+follow promoter.registry.reference, the one OCI name grammar.
+
+Shape (JSON)::
+
+    {"rules": [{"name": "microservice", "source": "dev-microservice", "target": "prod-microservice",
+                "tags": ["v*"],
+                "require": {"tests": ["integration"], "scan": {"fail_on": ["CRITICAL"]},
+                            "approval": {"signed_by": [KEY, ...]}}}],
+     "allow_override": false,
+     "trust": {"test_results": {"signed_by": [KEY, ...]}}}
+
+- `source`: a repository name or a glob with one `*`; `target` may use `{name}`, the part `*` matched.
+- `tags`: globs of the tags to promote (default every tag); the same tag is written in the target.
+- `require.tests`: suites that must have PASSED (a CodePipeline/CodeBuild success counts as suite
+  `pipeline:<name>` / `codebuild:<project>`).
+- `require.scan.fail_on`: severities that reject the image. A scan counts only once it is complete;
+  while none is, the image is pending. A scan the scanner reports it can never finish (FAILED,
+  UNSUPPORTED_IMAGE, SCAN_ELIGIBILITY_EXPIRED) rejects the image, with that reason: the rule asked
+  for scan evidence and there will never be any, so an endless pending would only hide it (a rule
+  that does not need a scan simply has no `scan` gate).
+- `require.approval.signed_by`: approvals must be signed by one of these KMS keys (validated; a
+  later release acts on it).
+- `trust.test_results.signed_by`: test results count only when their `attestation` (a DSSE
+  envelope) is signed by one of these KMS keys and agrees with the event; any other result is
+  ignored with its reason and nothing is recorded (also while no verifier is wired in: fail closed).
+- KEY: a KMS key ARN, a key id (UUID or multi-Region `mrk-...`) or an alias ARN.
+- `allow_override`: whether a manual promote may skip *pending* gates (never failed ones).
 """
 
 from __future__ import annotations
@@ -10,23 +37,24 @@ import fnmatch
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-# OCI distribution spec: path components of lowercase alphanumerics joined by separators.
-_REPOSITORY_NAME = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$")
+from promoter.registry.reference import is_valid_repository_name
+
 _TAG_GLOB = re.compile(r"^[A-Za-z0-9_.*?\-\[\]!]{1,128}$")
 Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED"]
-MAX_REPOSITORY_NAME = 256
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_KEY_ID = rf"(?:{_UUID}|mrk-[0-9a-f]{{32}})"
+_KMS_ARN = r"arn:aws[a-z-]*:kms:[a-z]{2}(?:-[a-z]+)+-[0-9]:[0-9]{12}:"
+_KMS_KEY = re.compile(rf"^(?:{_KEY_ID}|{_KMS_ARN}key/{_KEY_ID}|{_KMS_ARN}alias/[A-Za-z0-9/_-]{{1,250}})$")
+
+__all__ = ["Policy", "PolicyError", "Rule", "is_valid_repository_name", "load_policy"]
 
 
 class PolicyError(ValueError):
     """The policy JSON is malformed or violates a rule; the message says where."""
-
-
-def is_valid_repository_name(name: str) -> bool:
-    return len(name) <= MAX_REPOSITORY_NAME and _REPOSITORY_NAME.fullmatch(name) is not None
 
 
 class _Strict(BaseModel):
@@ -37,9 +65,30 @@ class ScanGate(_Strict):
     fail_on: tuple[Severity, ...] = Field(min_length=1)
 
 
+def _kms_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
+    for key in keys:
+        if not _KMS_KEY.fullmatch(key):
+            raise ValueError(f"{key[:120]!r} is not a KMS key ARN, key id (UUID or mrk-...) or alias ARN")
+    return keys
+
+
+KmsKeys = Annotated[tuple[str, ...], Field(min_length=1), AfterValidator(_kms_keys)]
+
+
+class SignedBy(_Strict):
+    """Evidence must carry a signature by one of these KMS keys."""
+
+    signed_by: KmsKeys
+
+
+class Trust(_Strict):
+    test_results: SignedBy | None = None
+
+
 class Requirements(_Strict):
     tests: tuple[str, ...] = ()
     scan: ScanGate | None = None
+    approval: SignedBy | None = None
 
     @field_validator("tests")
     @classmethod
@@ -123,6 +172,7 @@ class Rule(_Strict):
 class Policy(_Strict):
     rules: tuple[Rule, ...] = Field(min_length=1)
     allow_override: bool = False
+    trust: Trust = Trust()
 
     @model_validator(mode="after")
     def _names_unique_and_no_chains(self) -> Policy:

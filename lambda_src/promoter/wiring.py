@@ -1,13 +1,20 @@
-"""Builds the adapters from Settings: one place that knows which concrete clients the logic gets."""
+"""Builds the adapters from Settings: the one place that knows which concrete clients the logic gets.
+
+Called once per cold start by the handler, and by every in-process caller (`--local` CLI, demo,
+tests) together with promoter.entry.handle.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from promoter.aws import EcrImageStore, PipelineRevisions
+from promoter.adapters.evidence import CodeBuildRuns, CodePipelineRuns, EcrScans
+from promoter.adapters.signed_results import KmsTestResults
+from promoter.aws import EcrImageStore
 from promoter.config import Settings
-from promoter.images import ImageStore, OciImageStore
-from promoter.ledger import Ledger
+from promoter.images import OciImageStore
+from promoter.ledger import DynamoLedger
+from promoter.ports import BuildConfirmer, ImageStore, PipelineConfirmer, ScanSource
 from promoter.promotion import Services
 from promoter.registry import RegistryClient
 
@@ -19,33 +26,39 @@ def _client(service: str, region: str | None) -> Any:
     return boto3.client(service, region_name=region, config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
 
-class _LazyPipelineRevisions:
-    """CodePipeline is needed only for pipeline events: create its client on first use."""
-
-    def __init__(self, region: str | None) -> None:
-        self._region = region
-        self._revisions: PipelineRevisions | None = None
-
-    def revisions(self, pipeline: str, execution_id: str) -> tuple[str, ...]:
-        if self._revisions is None:
-            self._revisions = PipelineRevisions(_client("codepipeline", self._region))
-        return self._revisions.revisions(pipeline, execution_id)
-
-
 def build_services(settings: Settings, account_id: str | None) -> Services:
-    """Adapters for a deployed function (ECR of `account_id`) or, with REGISTRY_ENDPOINT, a plain registry."""
+    """Adapters for a deployed function (ECR of `account_id`) or, with REGISTRY_ENDPOINT, a plain registry.
+
+    With ECR, scans and CI runs are read from their APIs (events are triggers). With a plain registry
+    there are no such APIs: the service takes the events' payloads as the evidence.
+    """
     images: ImageStore
-    if settings.registry_endpoint:
+    scans: ScanSource | None = None
+    pipeline_runs: PipelineConfirmer | None = None
+    build_runs: BuildConfirmer | None = None
+    region = settings.region
+    if settings.events_are_evidence:
+        assert settings.registry_endpoint is not None
         images = OciImageStore(RegistryClient.for_endpoint(settings.registry_endpoint))
+        account_id = None  # no registry of an account here: any account's event names this registry
     else:
-        if not account_id or not settings.region:
+        if not account_id or not region:
             raise ValueError("the account id and AWS_REGION are needed to reach this account's ECR registry")
-        ecr = _client("ecr", settings.region)
-        host = f"{account_id}.dkr.ecr.{settings.region}.amazonaws.com"
+        ecr = _client("ecr", region)
+        host = f"{account_id}.dkr.ecr.{region}.amazonaws.com"
         images = EcrImageStore(RegistryClient.for_host(host, ecr_client_factory=lambda: ecr), ecr)
+        scans = EcrScans(lambda: ecr)
+        pipeline_runs = CodePipelineRuns(lambda: _client("codepipeline", region))
+        build_runs = CodeBuildRuns(lambda: _client("codebuild", region))
+    trust = settings.policy.trust.test_results
     return Services(
         policy=settings.policy,
-        ledger=Ledger(settings.ledger_table, _client("dynamodb", settings.region)),
+        ledger=DynamoLedger(settings.ledger_table, _client("dynamodb", region)),
         images=images,
-        pipelines=_LazyPipelineRevisions(settings.region),
+        scans=scans,
+        pipeline_runs=pipeline_runs,
+        build_runs=build_runs,
+        account_id=account_id,
+        # Signatures are checked by KMS in local mode too (moto's, in the tests): there is no other verifier.
+        test_results=KmsTestResults(lambda: _client("kms", region), trust.signed_by) if trust else None,
     )

@@ -254,3 +254,60 @@ def test_malformed_inputs_get_a_clear_error_and_nothing_is_written(promoter: Pro
         assert response["decisions"] == [] and response["error"], event
 
     assert promoter.ledger_items() == []
+
+
+def test_an_index_is_promoted_once_every_platform_image_has_a_clean_scan(promoter: Promoter, repo_name) -> None:
+    from devtools.images import push_image as push_child
+    from devtools.images import push_index, random_layers
+
+    # Given a multi-arch index (two platform images pushed by digest) under a scan-gated rule
+    dev, prod = repo_name("dev"), repo_name("prod")
+    promoter.configure({"rules": [rule(dev, prod, tags=["v*"], require={"scan": {"fail_on": ["CRITICAL"]}})]})
+    url = promoter.registry.url
+    amd64 = push_child(url, dev, None, random_layers(2, 1024))
+    arm64 = push_child(url, dev, None, random_layers(2, 1024), platform=("linux", "arm64"))
+    index = push_index(url, dev, "v1", [amd64, arm64])
+
+    # When the index is pushed, and then each platform image's scan arrives (image-tags: [])
+    pushed = only(promoter.invoke(push_event(dev, index.digest, "v1", at=T0)))
+    first = only(promoter.invoke(scan_event(dev, amd64.digest, {"LOW": 1}, [])))
+    second = only(promoter.invoke(scan_event(dev, arm64.digest, {"MEDIUM": 2}, [])))
+
+    # Then the index waits for both, and the last child scan promotes the index itself
+    assert pushed["outcome"] == "pending" and amd64.digest in pushed["reasons"][0]
+    assert (first["digest"], first["outcome"]) == (index.digest, "pending")
+    assert (second["digest"], second["outcome"]) == (index.digest, "promoted")
+    assert promoter.target_digest(prod, "v1") == index.digest
+
+
+def test_with_a_trust_section_only_results_signed_by_a_trusted_kms_key_count(promoter: Promoter, repo_name) -> None:
+    import json
+
+    import boto3
+
+    from promoter.attest.intoto import build_test_result
+    from promoter.attest.kms import KmsSigner
+
+    # Given a policy that trusts only results signed by one KMS key (moto's KMS: real ECDSA)
+    kms = boto3.client("kms", region_name="us-west-2")
+    key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+    dev, prod = repo_name("dev"), repo_name("prod")
+    trusted = {"test_results": {"signed_by": [key]}}
+    promoter.configure({"rules": [rule(dev, prod, require={"tests": ["integration"]})], "trust": trusted})
+    image = promoter.push(dev, "v1")
+    signed_event = ci_result_event(dev, image.digest, "integration", "PASSED")
+    envelope = KmsSigner(kms, key).sign_statement(build_test_result(image.digest, "integration", "PASSED"))
+    signed_event["detail"]["attestation"] = json.loads(envelope.to_json())
+    disagreeing = json.loads(json.dumps(signed_event))
+    disagreeing["detail"]["suite"] = "e2e"
+
+    # When an unsigned result, a signed one whose event disagrees with it, and the signed one arrive
+    unsigned = only(promoter.invoke(ci_result_event(dev, image.digest, "integration", "PASSED")))
+    mismatched = only(promoter.invoke(disagreeing))
+    signed = only(promoter.invoke(signed_event))
+
+    # Then only the signed, agreeing result counts
+    assert unsigned["outcome"] == "ignored" and "unsigned" in unsigned["reasons"][0]
+    assert mismatched["outcome"] == "ignored" and "disagrees" in mismatched["reasons"][0]
+    assert signed["outcome"] == "promoted"
+    assert promoter.target_digest(prod, "v1") == image.digest

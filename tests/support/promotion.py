@@ -1,8 +1,12 @@
-"""Drive the real Lambda handler against moto DynamoDB and a real local registry."""
+"""Drive the function's one entry point (build_services + handle) against moto DynamoDB and a real local registry.
+
+The environment is set as the stack sets it (so `--local` CLI commands in the same test see the
+same function); the services are built from it once per policy, like a cold start."""
 
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +20,14 @@ from devtools import images
 from devtools.lambda_local import LEDGER_TABLE as TABLE
 from devtools.lambda_local import FakeContext, create_ledger_table
 from devtools.localregistry import LocalRegistry
+from promoter.config import Settings
+from promoter.contract import Env
+from promoter.entry import handle
+from promoter.promotion import Services
+from promoter.wiring import build_services
+
+ACCOUNT_ID = "111122223333"
+__all__ = ["TABLE", "FakeContext", "Promoter", "create_ledger_table", "only", "promoter", "rule"]
 
 
 @dataclass
@@ -26,17 +38,16 @@ class Promoter:
     dynamodb: Any
     monkeypatch: pytest.MonkeyPatch
 
-    def configure(self, policy: dict[str, Any]) -> None:
-        from promoter import handler
+    services: Services | None = None
 
-        self.monkeypatch.setenv("PROMOTION_POLICY", json.dumps(policy))
-        handler._services.cache_clear()
+    def configure(self, policy: dict[str, Any]) -> None:
+        self.monkeypatch.setenv(Env.PROMOTION_POLICY, json.dumps(policy))
+        self.services = None
 
     def invoke(self, event: Any, request_id: str | None = None) -> dict[str, Any]:
-        from promoter import handler
-
-        context = FakeContext(aws_request_id=request_id or str(uuid.uuid4()))
-        return handler.lambda_handler(event, context)  # type: ignore[no-any-return]
+        if self.services is None:
+            self.services = build_services(Settings.from_environ(os.environ), ACCOUNT_ID)
+        return handle(event, self.services, request_id=request_id or str(uuid.uuid4()))
 
     def ledger_items(self) -> list[dict[str, Any]]:
         return self.dynamodb.scan(TableName=TABLE)["Items"]
@@ -56,8 +67,8 @@ def promoter(registry: LocalRegistry, monkeypatch: pytest.MonkeyPatch) -> Iterat
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
     monkeypatch.setenv("AWS_REGION", "us-west-2")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setenv("LEDGER_TABLE", TABLE)
-    monkeypatch.setenv("REGISTRY_ENDPOINT", registry.url)
+    monkeypatch.setenv(Env.LEDGER_TABLE, TABLE)
+    monkeypatch.setenv(Env.REGISTRY_ENDPOINT, registry.url)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "EcrPromoterTest")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "ecr-promoter")
@@ -65,9 +76,6 @@ def promoter(registry: LocalRegistry, monkeypatch: pytest.MonkeyPatch) -> Iterat
         dynamodb = boto3.client("dynamodb", region_name="us-west-2")
         create_ledger_table(dynamodb)
         yield Promoter(registry, dynamodb, monkeypatch)
-    from promoter import handler
-
-    handler._services.cache_clear()
 
 
 def rule(source: str, target: str, **extra: Any) -> dict[str, Any]:

@@ -1,22 +1,19 @@
-"""ECR and CodePipeline adapters, pinned to AWS's documented behaviour with botocore's Stubber.
+"""The ECR image-facts adapter, pinned to AWS's documented behaviour with botocore's Stubber.
 
-moto diverges here (no scan findings for pushed images, no GetPipelineExecution revisions), so the
-real response shapes come from the API references:
+The response shapes come from the API reference:
 https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImages.html
-https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImageScanFindings.html
-https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_GetPipelineExecution.html
+(scan findings and CI runs: tests/unit/test_scan_reader.py, test_ci_runs.py, test_evidence_adapters.py)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
-from promoter.aws import EcrImageStore, PipelineRevisions
+from promoter.aws import EcrImageStore
 from promoter.registry import RegistryClient
 
 DIGEST = "sha256:" + "c" * 64
@@ -59,59 +56,3 @@ def test_throttling_is_not_swallowed(ecr: tuple[EcrImageStore, Stubber]) -> None
 
     with pytest.raises(ClientError):
         store.tags_of("dev-a", DIGEST)
-
-
-def test_completed_basic_scan_gives_severity_counts(ecr: tuple[EcrImageStore, Stubber]) -> None:
-    store, stubber = ecr
-    done = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
-    stubber.add_response(
-        "describe_image_scan_findings",
-        {
-            "imageScanStatus": {"status": "COMPLETE"},
-            "imageScanFindings": {"findingSeverityCounts": {"CRITICAL": 1}, "imageScanCompletedAt": done},
-        },
-        {"repositoryName": "dev-a", "imageId": {"imageDigest": DIGEST}},
-    )
-
-    scan = store.scan_of("dev-a", DIGEST)
-
-    assert scan is not None and scan.severity_counts == {"CRITICAL": 1} and scan.at == done
-
-
-def test_scan_in_progress_or_absent_is_no_evidence(ecr: tuple[EcrImageStore, Stubber]) -> None:
-    store, stubber = ecr
-    stubber.add_response("describe_image_scan_findings", {"imageScanStatus": {"status": "IN_PROGRESS"}})
-    stubber.add_client_error("describe_image_scan_findings", service_error_code="ScanNotFoundException")
-
-    assert store.scan_of("dev-a", DIGEST) is None
-    assert store.scan_of("dev-a", DIGEST) is None
-
-
-def test_pipeline_revisions_come_from_the_execution_artifacts() -> None:
-    client = boto3.client("codepipeline", region_name="us-west-2", aws_access_key_id="a", aws_secret_access_key="b")
-    with Stubber(client) as stubber:
-        stubber.add_response(
-            "get_pipeline_execution",
-            {
-                "pipelineExecution": {
-                    "pipelineName": "app",
-                    "pipelineExecutionId": "e-1",
-                    "status": "Succeeded",
-                    "artifactRevisions": [
-                        {"name": "Source", "revisionId": "4f1c2d3e4b5a69788796a5b4c3d2e1f0a9b8c7d6"},
-                        {"name": "Config", "revisionId": "4f1c2d3e4b5a69788796a5b4c3d2e1f0a9b8c7d6"},
-                    ],
-                }
-            },
-            {"pipelineName": "app", "pipelineExecutionId": "e-1"},
-        )
-
-        assert PipelineRevisions(client).revisions("app", "e-1") == ("4f1c2d3e4b5a69788796a5b4c3d2e1f0a9b8c7d6",)
-
-
-def test_a_vanished_pipeline_execution_has_no_revisions_rather_than_failing() -> None:
-    client = boto3.client("codepipeline", region_name="us-west-2", aws_access_key_id="a", aws_secret_access_key="b")
-    with Stubber(client) as stubber:
-        stubber.add_client_error("get_pipeline_execution", service_error_code="PipelineNotFoundException")
-
-        assert PipelineRevisions(client).revisions("gone", "e-1") == ()

@@ -27,6 +27,7 @@ EXPECTED = {
     "ecr-push-untagged.json": ImagePushed,
     "ecr-delete.json": NotActionable,
     "ecr-scan.json": ScanCompleted,
+    "inspector-scan.json": ScanCompleted,
     "test-result.json": ImageTestResult,
     "codepipeline-succeeded.json": PipelineSucceeded,
     "codebuild-succeeded.json": PipelineSucceeded,
@@ -73,6 +74,14 @@ def test_scan_keeps_severity_counts_and_codebuild_its_source_version() -> None:
     assert isinstance(build, PipelineSucceeded)
     assert build.suite == "codebuild:microservice-tests"
     assert build.revisions == ("4f1c2d3e4b5a69788796a5b4c3d2e1f0a9b8c7d6",)
+
+
+def test_inspector_scan_names_the_repository_by_arn_and_total_is_not_a_severity() -> None:
+    scan = parse_event(load("inspector-scan.json"), request_id="r")
+
+    assert isinstance(scan, ScanCompleted)
+    assert (scan.repository, scan.registry_account) == ("dev-microservice", "111122223333")
+    assert scan.severity_counts == {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 3}
 
 
 def test_manual_override_reason_and_request_id_are_kept() -> None:
@@ -135,7 +144,61 @@ def test_unreadable_input_is_a_clear_error(event: object, message: str) -> None:
 def test_unsuccessful_push_and_incomplete_scan_are_not_actionable() -> None:
     failed_push = _push(result="FAILURE")
     scan = load("ecr-scan.json")
-    scan["detail"]["scan-status"] = "FAILED"
+    scan["detail"]["scan-status"] = "IN_PROGRESS"
 
     assert isinstance(parse_event(failed_push, request_id="r"), NotActionable)
     assert isinstance(parse_event(scan, request_id="r"), NotActionable)
+
+
+@pytest.mark.parametrize("status", ["FAILED", "UNSUPPORTED_IMAGE", "SCAN_ELIGIBILITY_EXPIRED"])
+def test_a_scan_that_can_never_complete_is_read_as_a_final_failure(status: str) -> None:
+    scan = load("ecr-scan.json")
+    scan["detail"]["scan-status"] = status
+
+    command = parse_event(scan, request_id="r")
+
+    assert isinstance(command, ScanCompleted) and command.failure == f"{status} (the scan can never complete)"
+
+
+def test_every_subscribed_event_has_one_reader_keyed_by_contract_names() -> None:
+    from promoter.contract import DetailType, Source
+    from promoter.events import EVENT_READERS
+
+    assert (Source.ECR, DetailType.IMAGE_ACTION) in EVENT_READERS
+    assert all(isinstance(source, Source) and isinstance(kind, DetailType) for source, kind in EVENT_READERS)
+
+
+def test_a_codebuild_success_without_a_source_version_is_read_not_refused() -> None:
+    event = load("codebuild-succeeded.json")
+    event["detail"]["additional-information"] = {}
+
+    build = parse_event(event, request_id="r")
+
+    assert isinstance(build, PipelineSucceeded) and build.revisions == ()
+    assert build.project_name == "microservice-tests"
+
+
+def test_names_follow_the_one_grammar_of_registry_reference() -> None:
+    longest = "a" * 256
+
+    command = parse_event({"action": "status", "repository": longest, "tag": "v1"}, request_id="r")
+
+    assert isinstance(command, StatusQuery) and command.repository == longest
+    with pytest.raises(InvalidEvent, match="not a valid repository name"):
+        parse_event({"action": "status", "repository": longest + "a", "tag": "v1"}, request_id="r")
+
+
+@pytest.mark.parametrize(
+    ("repository", "message"),
+    [
+        ("dev-microservice", "not an ECR repository ARN"),
+        ("arn:aws:ecr:us-west-2:111122223333:repository/../prod", "not a valid repository name"),
+        ("arn:aws:ecr:us-west-2:1111:repository/dev-a", "not an ECR repository ARN"),
+    ],
+)
+def test_an_inspector_scan_without_a_repository_arn_is_refused(repository: str, message: str) -> None:
+    event = load("inspector-scan.json")
+    event["detail"]["repository-name"] = repository
+
+    with pytest.raises(InvalidEvent, match=message):
+        parse_event(event, request_id="r")

@@ -104,3 +104,43 @@ def test_broken_policies_are_refused_with_a_clear_reason(policy: object, message
         load_policy(policy)  # type: ignore[arg-type]
 
     assert "Traceback" not in str(caught.value)
+
+
+KEY_ARN = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+MRK_ID = "mrk-1234abcd12ab34cd56ef1234567890ab"
+ALIAS_ARN = "arn:aws:kms:us-west-2:111122223333:alias/ci-signer"
+
+
+def _signed(trust_keys: list[str], approval_keys: list[str]) -> dict:
+    rule = {**SCENARIO["rules"][0], "require": {"tests": ["integration"], "approval": {"signed_by": approval_keys}}}  # type: ignore[dict-item]
+    return {"rules": [rule], "trust": {"test_results": {"signed_by": trust_keys}}}
+
+
+def test_signed_evidence_keys_are_read_as_arns_ids_or_alias_arns() -> None:
+    policy = load_policy(_signed([KEY_ARN, MRK_ID], [ALIAS_ARN]))
+
+    assert policy.trust.test_results is not None
+    assert policy.trust.test_results.signed_by == (KEY_ARN, MRK_ID)
+    approval = policy.rules[0].require.approval
+    assert approval is not None and approval.signed_by == (ALIAS_ARN,)
+
+
+def test_a_policy_without_trust_trusts_unsigned_results_as_before() -> None:
+    policy = load_policy(SCENARIO)
+
+    assert policy.trust.test_results is None and policy.rules[0].require.approval is None
+
+
+@pytest.mark.parametrize(
+    ("trust_keys", "approval_keys", "message"),
+    [
+        (["alias/ci-signer"], [KEY_ARN], "not a KMS key"),
+        ([KEY_ARN], ["arn:aws:iam::111122223333:role/x"], "not a KMS key"),
+        ([], [KEY_ARN], "at least 1"),
+        ([KEY_ARN], ["mrk-short"], "not a KMS key"),
+        (["1234ABCD-12ab-34cd-56ef-1234567890ab"], [KEY_ARN], "not a KMS key"),
+    ],
+)
+def test_malformed_signing_keys_are_refused(trust_keys: list[str], approval_keys: list[str], message: str) -> None:
+    with pytest.raises(PolicyError, match=message):
+        load_policy(_signed(trust_keys, approval_keys))

@@ -1,0 +1,109 @@
+"""Commands: what the promotion service acts on, one per kind of input, already validated.
+
+`promoter.events.parse_event` turns raw JSON into exactly one of these. They carry facts only in
+the shape the service needs; every command shares `event_id` (stable across redeliveries, so the
+ledger records a decision once) and `time` (the event's own time, so late events lose to newer ones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandBase:
+    event_id: str
+    time: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImagePushed(CommandBase):
+    repository: str
+    digest: str
+    tag: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScanCompleted(CommandBase):
+    """A scanner says it finished scanning an image (ECR basic scanning or Amazon Inspector).
+
+    With ECR this is only a trigger (the service re-reads the scan from the API); in local mode the
+    counts and the failure are the evidence.
+    """
+
+    repository: str
+    digest: str
+    tags: tuple[str, ...] = ()
+    severity_counts: dict[str, int]
+    # Set when the scanner says the image can never be scanned (unsupported, eligibility expired).
+    failure: str | None = None
+    # The account whose registry holds the repository, when the event names it (Inspector's ARN).
+    registry_account: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageTestResult(CommandBase):
+    repository: str
+    digest: str
+    suite: str
+    result: Literal["PASSED", "FAILED"]
+    run_url: str | None = None
+    # The DSSE envelope of a signed result (`detail.attestation`); verified only when the policy trusts signers.
+    attestation: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineSucceeded(CommandBase):
+    """A CodePipeline execution or CodeBuild build succeeded; counts as suite `pipeline:<name>`/`codebuild:<name>`."""
+
+    suite: str
+    revisions: tuple[str, ...] = ()
+    pipeline_name: str | None = None
+    execution_id: str | None = None
+    project_name: str | None = None
+    build_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reconcile(CommandBase):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class ManualPromote(CommandBase):
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+    dry_run: bool = False
+    override_reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusQuery(CommandBase):
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotActionable(CommandBase):
+    """A well-formed event that needs no action (a failed push, a scan still running): outcome `ignored`."""
+
+    reason: str
+    repository: str | None = None
+    digest: str | None = None
+
+
+Command = (
+    NotActionable
+    | ImagePushed
+    | ScanCompleted
+    | ImageTestResult
+    | PipelineSucceeded
+    | Reconcile
+    | ManualPromote
+    | StatusQuery
+)

@@ -1,0 +1,107 @@
+"""With a trust section, a test result counts only when signed by a trusted key and agreeing with its
+event (DESIGN "Signed evidence"); anything else is ignored with its reason and nothing is recorded."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from devtools.eventfactory import ci_result_event
+from promoter.entry import handle
+from tests.unit.fakes import World, rule, world
+
+KEY = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+ENVELOPE = {
+    "payloadType": "application/vnd.in-toto+json",
+    "payload": "e30=",
+    "signatures": [{"keyid": KEY, "sig": "AA=="}],
+}
+
+
+@dataclass
+class FakeVerifier:
+    """Answers what promoter.attest would: None when verified, else why not."""
+
+    answer: str | None = None
+    asked: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def verify(self, attestation: Mapping[str, Any] | None, digest: str, suite: str, result: str) -> str | None:
+        self.asked.append((digest, suite, result))
+        return self.answer
+
+
+def trusting(verifier: FakeVerifier | None) -> tuple[World, str, str]:
+    suffix = uuid.uuid4().hex[:8]
+    dev, prod = f"dev-{suffix}", f"prod-{suffix}"
+    policy = {"rules": [rule(dev, prod, require={"tests": ["it"]})], "trust": {"test_results": {"signed_by": [KEY]}}}
+    w = world(policy)
+    w.services = replace(w.services, test_results=verifier)
+    return w, dev, w.images.add(dev, "v1")
+
+
+def signed(dev: str, digest: str, result: str = "PASSED") -> dict:
+    event = ci_result_event(dev, digest, "it", result)
+    event["detail"]["attestation"] = ENVELOPE
+    return event
+
+
+def decide(w: World, event: dict) -> tuple[str, list[str]]:
+    (decision,) = handle(event, w.services)["decisions"]
+    return decision["outcome"], decision["reasons"]
+
+
+def test_an_unsigned_result_is_ignored_and_not_recorded() -> None:
+    w, dev, digest = trusting(FakeVerifier())
+
+    outcome = decide(w, ci_result_event(dev, digest, "it", "PASSED"))
+
+    assert outcome == (
+        "ignored",
+        [f"test result not trusted: unsigned, and the policy trusts only results signed by {KEY}"],
+    )
+    assert w.ledger.writes == 0
+
+
+def test_a_verified_result_is_recorded_and_promotes() -> None:
+    verifier = FakeVerifier()
+    w, dev, digest = trusting(verifier)
+
+    outcome = decide(w, signed(dev, digest))
+
+    assert outcome[0] == "promoted"
+    assert verifier.asked == [(digest, "it", "PASSED")]
+
+
+def test_a_mis_signed_or_disagreeing_result_is_ignored_with_the_verifiers_reason() -> None:
+    w, dev, digest = trusting(FakeVerifier("the event's result 'PASSED' disagrees with the signed 'FAILED'"))
+
+    outcome = decide(w, signed(dev, digest))
+
+    assert outcome == (
+        "ignored",
+        ["test result not trusted: the event's result 'PASSED' disagrees with the signed 'FAILED'"],
+    )
+    assert w.ledger.writes == 0
+
+
+def test_without_a_verifier_wired_signed_results_are_refused_not_trusted() -> None:
+    w, dev, digest = trusting(None)
+
+    outcome = decide(w, signed(dev, digest))
+
+    assert outcome == (
+        "ignored",
+        ["test result not trusted: this function has no verifier for signed results wired in"],
+    )
+
+
+def test_without_a_trust_section_an_attestation_is_carried_but_not_required() -> None:
+    suffix = uuid.uuid4().hex[:8]
+    w = world({"rules": [rule(f"dev-{suffix}", f"prod-{suffix}", require={"tests": ["it"]})]})
+    digest = w.images.add(f"dev-{suffix}", "v1")
+
+    outcome = decide(w, signed(f"dev-{suffix}", digest))
+
+    assert outcome[0] == "promoted"
