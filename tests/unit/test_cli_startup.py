@@ -28,7 +28,7 @@ def imported_modules(*args: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "command", ["copy", "promote", "invoke", "record-scan", "record-result", "approve", "reconcile"]
+    "command", ["copy", "promote", "invoke", "record-scan", "record-result", "approve", "reconcile", "verify"]
 )
 def test_help_imports_none_of_the_heavy_dependencies(command: str) -> None:
     modules = imported_modules(command, "--help")

@@ -16,6 +16,7 @@ from promoter.cli.exits import EXIT_FAILURE, EXIT_INTERRUPTED, CliFailure
 from promoter.cli.operator import add_operator_commands
 from promoter.cli.render import print_json
 from promoter.cli.replay import add_invoke
+from promoter.cli.verify import add_parser as add_verify
 
 Command = Callable[[argparse.Namespace, Mapping[str, str]], int]
 
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_operator_commands(subparsers)
     add_approve(subparsers)
     add_invoke(subparsers)
+    add_verify(subparsers)
     return parser
 
 
