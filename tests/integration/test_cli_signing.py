@@ -3,8 +3,9 @@
 moto's KMS makes real ECDSA P-256 signatures (NOTES.md, "moto 5.2.5 KMS"), so each envelope the CLI sends is
 checked with the same `promoter.attest.evidence` functions the function uses. Deployed: PutEvents on the CI
 bus (moto delivers the event to an SQS target, which is how we read what was put) and Lambda Invoke (a
-recording Lambda client: moto's Lambda would need Docker). --local: the request the local invoker receives
-(on this branch the function's parser does not yet accept `attestation` or `approve`: the core helper's work).
+recording Lambda client: moto's Lambda would need Docker). --local: the request the local invoker receives,
+and for test results the whole path through the function (`approve` is not accepted by the function yet:
+the core helper's work).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from promoter.attest.evidence import verify_approval, verify_test_result
 from promoter.attest.kms import KmsVerifier
 from promoter.cli import EXIT_FAILURE, EXIT_IGNORED, EXIT_OK, EXIT_PENDING, deployed, main
 from promoter.cli.local import LocalInvoker
+from tests.support.promotion import Promoter, rule
 
 REGION = "us-west-2"
 BUS = "ci-results"
@@ -275,3 +277,29 @@ def test_an_unknown_ecr_tag_is_one_line_exit_1(signing_key: str, capsys: pytest.
     err = capsys.readouterr().err
     assert code == EXIT_FAILURE and err.count("\n") == 1
     assert err.startswith("error: cannot resolve dev-app:nope in ECR (ImageNotFoundException")
+
+
+def test_local_signed_result_counts_only_when_signed_by_the_trusted_key(
+    promoter: Promoter, repo_name: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a policy that trusts one CI key, and an image waiting for its e2e result
+    kms = boto3.client("kms", region_name=REGION)
+    trusted, other = (
+        kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"] for _ in range(2)
+    )
+    dev, prod = repo_name("dev"), repo_name("prod")
+    promoter.configure(
+        {"rules": [rule(dev, prod, require={"tests": ["e2e"]})], "trust": {"test_results": {"signed_by": [trusted]}}}
+    )
+    image = promoter.push(dev, "v1")
+    argv = ["record-result", "--local", f"{dev}@{image.digest}", "--suite", "e2e", "--result", "PASSED"]
+
+    # When the result is recorded unsigned, signed by another key, then signed by the trusted key
+    unsigned, by_other = main(argv), main([*argv, "--sign-with", other])
+    ignored_output = capsys.readouterr().out
+    signed = main([*argv, "--sign-with", trusted])
+
+    # Then only the trusted signature promotes; the others are ignored with their reason (exit 6)
+    assert (unsigned, by_other, signed) == (EXIT_IGNORED, EXIT_IGNORED, EXIT_OK)
+    assert "unsigned" in ignored_output and f"key {other!r} is not trusted" in ignored_output
+    assert promoter.target_digest(prod, "v1") == image.digest
