@@ -16,6 +16,9 @@ REQUIRE_APPROVAL ?= broadening
 DIFF_FILE ?= $(CDK_OUTDIR)/diff.txt
 # Which stacks diff/deploy/destroy act on, e.g. STACKS=EcrPromoterDestination (one account's credentials at a time).
 STACKS ?= --all
+# One named stack means only that stack: Source depends on Destination, and without --exclusively cdk would
+# also deploy the dependency (or destroy the dependant) with the wrong account's credentials.
+STACK_SELECTION = $(if $(filter --all,$(STACKS)),--all,$(STACKS) --exclusively)
 PYTEST_ARGS ?=
 
 .PHONY: help bootstrap deploy-tools demo test lint typecheck pytest synth diff bench deploy destroy lock clean
@@ -56,19 +59,19 @@ synth: deploy-tools
 
 diff: deploy-tools
 	mkdir -p $(CDK_OUTDIR)
-	set -o pipefail; $(CDK) diff $(STACKS) --no-change-set $(CDK_APP) 2>&1 | tee $(DIFF_FILE)
+	set -o pipefail; $(CDK) diff $(STACK_SELECTION) --no-change-set $(CDK_APP) 2>&1 | tee $(DIFF_FILE)
 
 bench:
 	@scripts/bootstrap.sh --with-skopeo
 	$(PY) -m benchmarks.run
 
 deploy: diff
-	$(CDK) deploy $(STACKS) --require-approval $(REQUIRE_APPROVAL) $(CDK_APP)
+	$(CDK) deploy $(STACK_SELECTION) --require-approval $(REQUIRE_APPROVAL) $(CDK_APP)
 
 destroy: synth
 	$(PY) -m infra.retained $(CDK_OUTDIR) > $(CDK_OUTDIR)/kept.txt
 	@cat $(CDK_OUTDIR)/kept.txt
-	$(CDK) destroy $(STACKS) --force $(CDK_APP)
+	$(CDK) destroy $(STACK_SELECTION) --force $(CDK_APP)
 	@echo; cat $(CDK_OUTDIR)/kept.txt
 
 # Regenerate requirements-deploy.lock after changing requirements.txt (reads the package index).
