@@ -13,7 +13,6 @@ from typing import Any
 
 SOURCE_REPOSITORY = "dev-microservice"  # the blog's development repository
 LEDGER_TABLE = "ecr-promoter-ledger"
-FUNCTION_NAME = "ecr-promoter"
 CI_URL = "https://ci.example/runs/"  # the `run-url` of CI test results
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}  # only moto sees them
 
@@ -84,10 +83,12 @@ def load_scenario() -> Scenario:
 def function_environment(scenario: Scenario, registry_endpoint: str, ledger_endpoint: str) -> dict[str, str]:
     """The function's environment as the stack sets it in local mode, plus what reaches the local ledger:
     the same variables a shell needs to drive the kept demo with `python -m promoter … --local`."""
+    from promoter.contract import Env  # noqa: PLC0415 - after sys.path is set
+
     return {
-        "PROMOTION_POLICY": scenario.policy_json,
-        "LEDGER_TABLE": LEDGER_TABLE,
-        "REGISTRY_ENDPOINT": registry_endpoint,
+        Env.PROMOTION_POLICY.value: scenario.policy_json,
+        Env.LEDGER_TABLE.value: LEDGER_TABLE,
+        Env.REGISTRY_ENDPOINT.value: registry_endpoint,
         "AWS_ENDPOINT_URL": ledger_endpoint,
         **DUMMY_CREDENTIALS,
         "AWS_REGION": scenario.region,
