@@ -39,7 +39,11 @@ ROWS: list[tuple[str, str, int]] = [
     (r"test_load_policy_fails_only", "fuzzed policies -> load_policy (Hypothesis, ≤300 inputs/case)", 300),
     (r"test_parse_reference_fails_only", "fuzzed references -> parse_reference (Hypothesis, ≤300 inputs/case)", 300),
     (r"test_handler_never_raises", "fuzzed events -> handler (Hypothesis, ≤150 inputs/case)", 150),
-    (r"test_(hostile|path_traversal|unknown_test|the_seeds|policy_targets|handler_hostile|undecodable)", "hostile corpus", 1),
+    (
+        r"test_(hostile|path_traversal|unknown_test|the_seeds|policy_targets|handler_hostile|undecodable)",
+        "hostile corpus",
+        1,
+    ),
     (r"test_ecr_token_never|test_token_service", "ECR token never in logs/output/errors", 1),
     (r"test_override|test_an_allowed_override|test_an_override", "override refused unless allowed", 1),
     (r"test_test_results_are|test_no_statement|test_the_promoter_role|test_the_destination", "infra: bus, IAM", 1),
