@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import run
+from benchmarks import run, runners
 from benchmarks.crossshapes import CONTESTANTS, FLOOR, PROMOTER, SKOPEO_COLD, Spread, compare, report_lines
 from benchmarks.shapes import KIB, Shape
 
@@ -70,7 +70,7 @@ def test_bench_arguments_that_cannot_give_a_publishable_report_are_refused(
 
 def test_an_unpublished_run_writes_outside_the_tracked_tree() -> None:
     # Given the default output and the published one; Then only --publish touches BENCHMARKS.md
-    assert run.UNTRACKED.relative_to(run.ROOT).parts[0] == ".bench"
-    assert ".bench/" in (run.ROOT / ".gitignore").read_text().splitlines()
-    assert run.PUBLISHED == run.ROOT / "BENCHMARKS.md"
+    assert run.UNTRACKED.relative_to(runners.ROOT).parts[0] == ".bench"
+    assert ".bench/" in (runners.ROOT / ".gitignore").read_text().splitlines()
+    assert run.PUBLISHED == runners.ROOT / "BENCHMARKS.md"
     assert not run._arguments([]).publish

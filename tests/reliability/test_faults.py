@@ -9,10 +9,13 @@ default retry policy, to bound the wall-clock time an operator would wait (< 120
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,3 +244,24 @@ def test_handler_raises_for_a_lambda_retry_and_the_redelivery_promotes(
     redelivered = promoter.invoke(event)
     assert [d["outcome"] for d in redelivered["decisions"]] == ["promoted"]
     assert promoter.target_digest(prod, "v1") == image.digest
+
+
+def test_rate_limit_lets_the_rate_through_and_answers_429_with_retry_after_above_it(registry, fault_proxy) -> None:
+    # Given a proxy that lets 5 manifest GETs per second through (the burst benchmark's quota stand-in)
+    proxy = fault_proxy(registry)
+    proxy.limit_rate(5, method="GET", path=r"/manifests/")
+
+    # When 15 requests arrive at once, and more after a pause of one second
+    started = time.monotonic()
+    first = [images.get_manifest(proxy.url, "missing", "v1")[0] for _ in range(15)]
+    refilled = math.ceil(5 * (time.monotonic() - started))  # tokens earned while the 15 were sent (machine load)
+    with pytest.raises(urllib.error.HTTPError) as throttled:
+        urllib.request.urlopen(f"{proxy.url}/v2/missing/manifests/v1", timeout=5)
+    time.sleep(1.1)
+    second = [images.get_manifest(proxy.url, "missing", "v1")[0] for _ in range(5)]
+
+    # Then about one second's worth passed (404 from the registry), the rest were throttled, and the bucket refilled
+    assert 5 <= first.count(404) <= 5 + refilled and first.count(429) == 15 - first.count(404), (first, refilled)
+    assert (throttled.value.code, throttled.value.headers["Retry-After"]) == (429, "1")
+    assert second.count(404) >= 4, second
+    assert proxy.injected["429"] == first.count(429) + 1 + second.count(429)
