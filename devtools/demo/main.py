@@ -31,6 +31,7 @@ from devtools.demo.scenario import (
     load_scenario,
     use_environment,
 )
+from devtools.demo.signing import CiSigner, create_signing_key, kms_client, with_trust
 from devtools.demo.story import Demo
 from devtools.lambda_local import start_local_ledger
 from devtools.localregistry import LocalRegistry, RegistryUnavailable, start_registry
@@ -88,7 +89,9 @@ def run_demo(args: argparse.Namespace, stack: ExitStack) -> int:
     dev, prod = _start(stack, workdir, "dev"), _start(stack, workdir, "production")
     ledger = start_local_ledger(scenario.region, LEDGER_TABLE)
     stack.callback(ledger.stop)
-    environment = function_environment(scenario, dev.url, ledger.endpoint)
+    kms = kms_client(ledger.endpoint, scenario.region)
+    ci_key = create_signing_key(kms, "CI: signs the test results it reports")
+    environment = function_environment(scenario, dev.url, ledger.endpoint, with_trust(scenario.policy_json, ci_key))
     use_environment(environment)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="     log: %(message)s")
     services = build_local_services(environment, scenario)
@@ -104,9 +107,10 @@ def run_demo(args: argparse.Namespace, stack: ExitStack) -> int:
     say(f"   production account {scenario.destination_account} registry:   {prod.url}")
     say(f"   ledger: DynamoDB table {LEDGER_TABLE} (moto server, {ledger.endpoint})")
     say(f"   policy (cdk.json): {rule}; requires {gates}")
+    say(f"   trust: test results count only when signed by the CI's KMS key {ci_key}")
     say(f"   replication (cdk.json): PREFIX_MATCH {scenario.replication_prefix!r} -> {scenario.destination_account}")
 
-    demo = Demo(scenario, dev, prod, deliver, verbose=args.verbose)
+    demo = Demo(scenario, dev, prod, deliver, CiSigner(kms, ci_key), verbose=args.verbose)
     _play(demo, demo.run, args.verbose)
     print_result(demo.rows, demo.failures, demo.checks, time.monotonic() - started)
     code = EXIT_FAILED if demo.failures else EXIT_OK
@@ -116,7 +120,7 @@ def run_demo(args: argparse.Namespace, stack: ExitStack) -> int:
         failed_before = len(demo.failures)
         waiting = _play(demo, demo.leave_one_waiting, args.verbose)
         if waiting is not None and len(demo.failures) == failed_before:
-            for line in drive_by_hand(environment, "v1.4.0", waiting.digest, scenario.suites[-1]):
+            for line in drive_by_hand(environment, "v1.4.0", waiting.digest, scenario.suites[-1], ci_key):
                 say(line)
         else:
             code = EXIT_FAILED

@@ -111,8 +111,9 @@ def python_command() -> str:
         return shlex.quote(sys.executable)
 
 
-def drive_by_hand(environment: dict[str, str], tag: str, digest: str, suite: str) -> list[str]:
-    """The exports and the three `--local` commands that finish the waiting image's story by hand."""
+def drive_by_hand(environment: dict[str, str], tag: str, digest: str, suite: str, key: str) -> list[str]:
+    """The exports and the three `--local` commands that finish the waiting image's story by hand
+    (the result signed with the CI's KMS key `key`, in the kept moto server)."""
     python = f"{python_command()} -m promoter"
     image = f"{SOURCE_REPOSITORY}:{tag}"
     exports = {**environment, "PYTHONPATH": str(ROOT / "lambda_src")}
@@ -124,7 +125,7 @@ def drive_by_hand(environment: dict[str, str], tag: str, digest: str, suite: str
         f"  cd {shlex.quote(str(ROOT))}",
         f"  {python} promote --local {image}                 # exit 4: pending ({suite} tests missing)",
         f"  {python} record-result --local {SOURCE_REPOSITORY}@{digest} --suite {suite} --result PASSED"
-        "   # exit 0: promoted",
+        f" --sign-with {key}   # exit 0: promoted",
         f"  {python} status --local {image}                  # exit 0: tests, scan and promotion",
     ]
 

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devtools import images
+from devtools.demo import scenes
 from devtools.demo.builds import Build, Layer, base_layers, digest_of, push_build, retag
 from devtools.demo.report import Row, human_bytes, say, short, shorten_digests
 from devtools.demo.scenario import CI_URL, SOURCE_REPOSITORY, Scenario
+from devtools.demo.signing import CiSigner
 from devtools.eventfactory import ci_result_event, push_event, scan_event
 from devtools.localregistry import LocalRegistry
 
@@ -27,6 +29,7 @@ class Demo:
     dev: LocalRegistry
     prod: LocalRegistry
     deliver: Callable[[dict[str, Any]], dict[str, Any]]  # one event through the function's entry point
+    signer: CiSigner  # the CI's KMS key: the policy trusts only test results it signed
     verbose: bool = False
     failures: list[str] = field(default_factory=list)
     checks: int = 0
@@ -73,14 +76,14 @@ class Demo:
         try:
             response = self.deliver(event)
         except Exception as error:
-            say(f"   {label:<44} -> ERROR")
+            say(f"   {label:<50} -> ERROR")
             self.expect(False, f"{label}: the function raised {type(error).__name__}: {error}")
             return None
         if self.verbose:
             say(json.dumps(response, indent=2))
         decisions = response.get("decisions") or []
         if response.get("error") or len(decisions) != 1:
-            say(f"   {label:<44} -> ERROR")
+            say(f"   {label:<50} -> ERROR")
             self.expect(False, f"{label}: expected one decision, got {json.dumps(response)[:300]}")
             return None
         decision: dict[str, Any] = decisions[0]
@@ -93,18 +96,23 @@ class Demo:
             )
         else:
             detail = shorten_digests("; ".join(decision.get("reasons") or []))
-        say(f"   {label:<44} -> {outcome:<17}{detail}")
+        say(f"   {label:<50} -> {outcome:<17}{detail}")
         self.expect(outcome == expected, f"{label}: expected outcome {expected}, got {outcome} ({detail})")
         return decision
+
+    def ci_result(self, build: Build, suite: str, result: str) -> dict[str, Any]:
+        """CI's `Image Test Result` for `build`, signed with the CI's KMS key."""
+        url = CI_URL + build.name
+        signed = self.signer.attestation(build.digest, suite, result, url)
+        return ci_result_event(SOURCE_REPOSITORY, build.digest, suite, result, url, attestation=signed)
 
     def tests_pass(self, build: Build, label: str) -> tuple[str, dict[str, Any]]:
         """CI reports each required suite PASSED: every suite but the last is delivered here (the image
         stays pending); the last one's label and event are returned for the caller to deliver."""
         suites = self.scenario.suites
         for suite in suites[:-1]:
-            event = ci_result_event(SOURCE_REPOSITORY, build.digest, suite, "PASSED", CI_URL + build.name)
-            self.invoke(f"CI: {suite} PASSED for {label}", event, "pending")
-        last = ci_result_event(SOURCE_REPOSITORY, build.digest, suites[-1], "PASSED", CI_URL + build.name)
+            self.invoke(f"CI: {suite} PASSED for {label}", self.ci_result(build, suite, "PASSED"), "pending")
+        last = self.ci_result(build, suites[-1], "PASSED")
         return f"CI: {suites[-1]} PASSED for {label}", last
 
     def promote_step(self, label: str, event: dict[str, Any], build: Build, tag: str) -> dict[str, Any] | None:
@@ -205,7 +213,7 @@ class Demo:
         b104 = self.push("build-104", "v1.1.0")
         self.invoke("push event v1.1.0", push_event(dev, b104.digest, "v1.1.0"), "pending")
         self.invoke("ECR scan of v1.1.0: LOW 2, MEDIUM 1", scan_event(dev, b104.digest, clean, ["v1.1.0"]), "pending")
-        failed = ci_result_event(dev, b104.digest, suites[0], "FAILED", CI_URL + b104.name)
+        failed = self.ci_result(b104, suites[0], "FAILED")
         decision = self.invoke(f"CI: {suites[0]} FAILED for v1.1.0", failed, "rejected")
         self.record(f"{dev}:v1.1.0", "v1.1.0", b104, decision)
 
@@ -242,9 +250,17 @@ class Demo:
             f"the conflict should name the digest {self.target}:v1.0.0 holds ({b103.digest})",
         )
 
-        self.section("8. Replication runs again; what each account's registry holds")
+        promoted = {"v1.0.0": b103.digest, "v1.3.0": b106.digest}
+        promoted |= scenes.enhanced_scanning(self, 8)
+        index, built = scenes.multi_arch(self, 9)
+        promoted |= index
+        self.replicate({tag: promoted[tag] for tag in ("v1.5.0", "v2.0.0")})
+        scenes.check_complete(self, self.prod, built, "production")
+        scenes.forged_results(self, 10)
+
+        self.section("11. Replication runs again; what each account's registry holds")
         self.replicate({})
-        self.verify_registries(promoted={"v1.0.0": b103.digest, "v1.3.0": b106.digest})
+        self.verify_registries(promoted)
         for row in self.rows:
             row.replicated = self.replicated(row)
             wanted = "yes" if row.outcome in {"promoted", "already-promoted"} else "no"
@@ -288,7 +304,6 @@ class Demo:
         build = self.push("build-108", "v1.4.0")
         self.invoke("push event v1.4.0", push_event(dev, build.digest, "v1.4.0"), "pending")
         for suite in self.scenario.suites[:-1]:
-            event = ci_result_event(dev, build.digest, suite, "PASSED", CI_URL + build.name)
-            self.invoke(f"CI: {suite} PASSED for v1.4.0", event, "pending")
+            self.invoke(f"CI: {suite} PASSED for v1.4.0", self.ci_result(build, suite, "PASSED"), "pending")
         self.invoke("ECR scan of v1.4.0: LOW 1", scan_event(dev, build.digest, {"LOW": 1}, ["v1.4.0"]), "pending")
         return build

@@ -38,6 +38,12 @@ EXPECTED_TABLE = {
     "dev-microservice:v1.0.0 (delivered twice)": ("already-promoted", "-", "-", "yes"),
     "dev-microservice:v1.3.0": ("promoted", "5", "0 B", "yes"),
     "dev-microservice:v1.0.0 (rebuild)": ("conflict", "-", "-", "no"),
+    "dev-microservice:v1.5.0 (Inspector)": ("promoted", "5", "0 B", "yes"),
+    "dev-microservice:v1.6.0 (Inspector)": ("rejected", "-", "-", "no"),
+    # config + 4 layers (amd64), config + layer (arm64), 2 attestation layers + their shared config
+    "dev-microservice:v2.0.0 (index, 2 platforms)": ("promoted", "10", "0 B", "yes"),
+    "dev-microservice:v1.7.0 (forged, unsigned)": ("ignored", "-", "-", "no"),
+    "dev-microservice:v1.7.0 (forged, another key)": ("ignored", "-", "-", "no"),
 }
 
 
@@ -92,6 +98,16 @@ def test_make_demo_plays_the_whole_scenario_and_every_expectation_holds() -> Non
     assert "PREFIX_MATCH 'prod-'" in done.stdout
     assert "dev registry access log: 5 cross-repository mounts (201), 0 blob uploads" in done.stdout
     assert "production registry (444455556666): prod-microservice\n" in done.stdout
+    # Enhanced scanning: the Inspector event names the repository by its ARN
+    assert "repository-name arn:aws:ecr:us-west-2:111122223333:repository/dev-microservice" in done.stdout
+    # The index: pending on its arm64 image only, then every manifest and blob in both registries
+    assert "dev registry access log: 10 cross-repository mounts (201), 0 blob uploads" in done.stdout
+    for registry in ("dev", "production"):
+        assert f"prod-microservice in the {registry} registry: the index, its 4 manifests and 10 blobs" in done.stdout
+    # Signed CI results: forgeries are ignored with the reason, and nothing is recorded
+    assert "test result not trusted: unsigned, and the policy trusts only results signed by arn:aws:kms:" in done.stdout
+    assert "not signed by a trusted key" in done.stdout
+    assert "tests recorded: none; pending" in done.stdout
     assert elapsed < 60, f"the demo took {elapsed:.1f} s"
 
 
@@ -150,7 +166,7 @@ def test_demo_keep_leaves_registries_and_ledger_up_to_drive_by_hand_then_removes
         # Then both registries answer: production holds only prod-microservice
         with urllib.request.urlopen(f"{prod_url[1]}/v2/_catalog", timeout=5) as response:
             assert json.loads(response.read()) == {"repositories": ["prod-microservice"]}
-        assert images.list_tags(prod_url[1], "prod-microservice") == ["v1.0.0", "v1.3.0"]
+        assert images.list_tags(prod_url[1], "prod-microservice") == ["v1.0.0", "v1.3.0", "v1.5.0", "v2.0.0"]
         assert "v1.2.0" in images.list_tags(dev_url[1], "dev-microservice")  # rejected: stays in dev
 
         # And it printed the environment and three commands, each with the exit code it should give
