@@ -3,9 +3,10 @@
     python -m devtools.demo [--keep] [--verbose]
 
 Two real CNCF registries on loopback play the dev account's and the production account's ECR
-registries; a moto server on loopback plays DynamoDB (the ledger). Every AWS-shaped event of the
-reference scenario (pushes, ECR scans, CI test results, a duplicate delivery) goes, in the order things
-happen, through the function's one entry point (`promoter.entry.handle`) with the services
+registries; a moto server on loopback plays DynamoDB (the ledger) and KMS (the key CI signs its test
+results with: the demo's policy is cdk.json's plus a trust section naming that key). Every AWS-shaped
+event of the reference scenario (pushes, ECR and Inspector scans, signed CI test results, forged ones, a
+duplicate delivery, a multi-arch index and its platform images' scans) goes, in the order things happen, through the function's one entry point (`promoter.entry.handle`) with the services
 `promoter.wiring.build_services` builds for local mode. What qualifies is promoted from
 `dev-microservice` into `prod-microservice` of the dev registry, and a local stand-in for ECR
 replication applies the `PREFIX_MATCH` rule of cdk.json to ship `prod-…` repositories to the
@@ -18,6 +19,7 @@ demo cannot run (no registry binary, unreadable cdk.json, a policy that is not t
 for its tests, and prints the environment and the `python -m promoter … --local` commands to drive it.
 
 Modules: `scenario` (what cdk.json says, the function's local environment), `builds` (the images),
-`story` (the scenario's steps and their narration), `report` (the final table and the --keep notes),
+`story` (the scenario's steps and their narration), `scenes` (the later scenes: enhanced scanning,
+multi-arch, forged results), `signing` (the CI's KMS key and its envelopes), `report` (the final table and the --keep notes),
 `main` (processes, signals, exit codes).
 """

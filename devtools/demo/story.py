@@ -1,7 +1,8 @@
 """The story the demo tells: the scenario's steps in the order things happen, each narrated and checked.
 
 `Demo.run` is the script (iterations, a release, a failed test, a CRITICAL finding, a duplicate delivery,
-evidence out of order, a rebuild under an existing tag, replication); the other methods are its verbs:
+evidence out of order, a rebuild under an existing tag, then the scenes of devtools.demo.scenes,
+replication); the other methods are its verbs:
 push an image, deliver an event, replicate, and `expect` — every expectation that does not hold is
 printed at once and makes the demo exit 1.
 """
