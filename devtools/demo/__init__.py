@@ -8,8 +8,8 @@ the demo's policy is cdk.json's plus a trust section naming that key). Every AWS
 reference scenario (pushes, ECR and Inspector scans, signed CI test results, forged ones, a duplicate
 delivery, a multi-arch index and its platform images' scans) goes, in the order things happen, through
 the function's one entry point (`promoter.entry.handle`) with the services
-`promoter.wiring.build_services` builds for local mode. What qualifies is promoted from `dev-
-microservice` into `prod-microservice` of the dev registry, and a local stand-in for ECR replication
+`promoter.wiring.build_services` builds for local mode. What qualifies is promoted from
+`dev-microservice` into `prod-microservice` of the dev registry, and a local stand-in for ECR replication
 applies the `PREFIX_MATCH` rule of cdk.json to ship `prod-…` repositories to the production registry.
 
 The policy and the replication prefix come from cdk.json (one source of truth). Every outcome is checked
