@@ -18,8 +18,10 @@ from infra.config import context_from_file  # noqa: E402
 
 def main() -> None:
     # The CDK CLI passes cdk.json context itself (and it wins); plain `python app.py` needs it read here.
-    app = App(context=dict(context_from_file(str(ROOT / "cdk.json"))))
-    build(app)
+    app = App(context=dict(context_from_file()))
+    deployment = build(app)
+    for warning in deployment.config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     app.synth()
 
 

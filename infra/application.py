@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import App, Tags
+from aws_cdk import Annotations, App, Tags
 
 from infra.config import DeployConfig
 from infra.destination_stack import DestinationStack
 from infra.nag import check_with_nag
 from infra.source_stack import SourceStack
+from promoter.contract import DESTINATION_STACK_NAME, SERVICE_NAME, SOURCE_STACK_NAME
 
-SOURCE_STACK = "EcrPromoterSource"
-DESTINATION_STACK = "EcrPromoterDestination"
+# Short aliases the tests import; the names themselves live in the contract (the CLI looks stacks up by them).
+SOURCE_STACK = SOURCE_STACK_NAME
+DESTINATION_STACK = DESTINATION_STACK_NAME
+CONFIG_WARNING_ID = "ecr-promoter:config"
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,9 @@ def build(app: App) -> Deployment:
     config = DeployConfig.from_context(app.node.try_get_context)
     source = SourceStack(app, SOURCE_STACK, config=config)
     destination = DestinationStack(app, DESTINATION_STACK, config=config)
-    Tags.of(app).add("project", "ecr-promoter")
+    for warning in config.warnings:
+        # Recorded in the cloud assembly (the CDK CLI prints it); app.py prints it for plain `python app.py`.
+        Annotations.of(source).add_warning_v2(CONFIG_WARNING_ID, warning)
+    Tags.of(app).add("project", SERVICE_NAME)
     check_with_nag(app)
     return Deployment(config=config, source=source, destination=destination)

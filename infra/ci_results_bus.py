@@ -8,9 +8,7 @@ from constructs import Construct
 from infra.config import DeployConfig
 from infra.delivery import invoke_promoter
 from infra.triggers import repository_matchers
-
-TEST_RESULT_SOURCE = "ecr-promoter"
-TEST_RESULT_DETAIL_TYPE = "Image Test Result"
+from promoter.contract import DetailType, Source
 
 
 class CiResultsBus(Construct):
@@ -34,8 +32,8 @@ class CiResultsBus(Construct):
             "TestResult",
             event_bus=self.bus,
             event_pattern=aws_events.EventPattern(
-                source=[TEST_RESULT_SOURCE],
-                detail_type=[TEST_RESULT_DETAIL_TYPE],
+                source=[Source.PROMOTER],
+                detail_type=[DetailType.TEST_RESULT],
                 detail={"repository-name": repository_matchers(config.policy.source_patterns)},
             ),
             description="ecr-promoter: TestResult",

@@ -1,7 +1,9 @@
 """Deployment settings: the `cdk.json` context, validated into one typed object.
 
 Every mistake is reported as `ConfigError` naming the context key (a bad policy keeps its `PolicyError`
-type), so a typo fails `cdk synth` instead of a deployment.
+type), so a typo fails `cdk synth` instead of a deployment. That includes a policy the replication prefix
+cannot ship safely (infra.prefix_safety) and `codebuild:`/`pipeline:` suites that name no valid project
+(infra.ci_suites). Legal but risky settings come back as `warnings`, which synth prints.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from infra.ci_suites import CiSuites, SuiteNameError, ci_suites
+from infra.prefix_safety import check_prefix
 from promoter.policy import Policy, PolicyError, is_valid_repository_name, load_policy
 
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -34,8 +38,14 @@ REQUIRED_KEYS = (
     "powertools_layer_version",
     "ci_principals",
 )
-OPTIONAL_KEYS = ("reconcile_schedule", "alarm_email", "create_reference_repositories", "log_level")
-_STRUCTURED_KEYS = {"source", "destination", "ci_principals"}
+OPTIONAL_KEYS = (
+    "reconcile_schedule",
+    "alarm_email",
+    "create_reference_repositories",
+    "existing_target_repositories",
+    "log_level",
+)
+_STRUCTURED_KEYS = {"source", "destination", "ci_principals", "existing_target_repositories"}
 
 
 class ConfigError(ValueError):
@@ -101,7 +111,12 @@ class DeployConfig(_Strict):
     ci_principals: tuple[PrincipalArn, ...] = Field(min_length=1)
     reconcile_schedule: Schedule = "rate(15 minutes)"
     alarm_email: Email | None = None
+    # Creates the policy's named *source* repositories (a demo convenience). Named targets are always the
+    # stack's: it creates them write-protected, unless listed in existing_target_repositories.
     create_reference_repositories: bool = False
+    # Named targets that already exist in the source account: the stack does not create them (no
+    # AlreadyExists on the first deploy); it applies the same write protection to them in place.
+    existing_target_repositories: tuple[str, ...] = ()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @property
@@ -121,6 +136,26 @@ class DeployConfig(_Strict):
     def named_targets(self) -> tuple[str, ...]:
         """Target repositories the policy names outright (no `{name}`), in policy order."""
         return _named(self.policy.target_patterns)
+
+    @property
+    def wildcard_targets(self) -> tuple[str, ...]:
+        """IAM patterns (`prod-*`) of targets the function creates on first promotion (rules with `{name}`)."""
+        return tuple(pattern for pattern in self.policy.target_patterns if "*" in pattern)
+
+    @property
+    def created_targets(self) -> tuple[str, ...]:
+        """Named targets this stack creates (the others exist already and are protected in place)."""
+        return tuple(name for name in self.named_targets if name not in self.existing_target_repositories)
+
+    @property
+    def ci_suites(self) -> CiSuites:
+        """CodeBuild projects and pipelines that required suites name (validated at load)."""
+        return ci_suites(self.policy)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Legal but risky settings, printed at synth (the prefix overlaps of aws/containers-roadmap#2129)."""
+        return check_prefix(self.policy, self.replication_prefix).warnings
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> DeployConfig:
@@ -150,18 +185,19 @@ class DeployConfig(_Strict):
             raise ConfigError(
                 "cdk.json context 'destination': must differ from 'source' (a registry cannot replicate into itself)"
             )
-        for pattern in self.policy.target_patterns:
-            if not pattern.startswith(self.replication_prefix):
-                raise ConfigError(
-                    f"cdk.json context 'replication_prefix': promotion target {pattern!r} does not start with "
-                    f"{self.replication_prefix!r}, so promoted images would never replicate"
-                )
-        for pattern in self.policy.source_patterns:
-            if pattern.startswith(self.replication_prefix):
-                raise ConfigError(
-                    f"cdk.json context 'replication_prefix': promotion source {pattern!r} starts with "
-                    f"{self.replication_prefix!r}, so unpromoted images would replicate too"
-                )
+        report = check_prefix(self.policy, self.replication_prefix)
+        if report.errors:
+            raise ConfigError("; ".join(report.errors))
+        try:
+            ci_suites(self.policy)
+        except SuiteNameError as error:
+            raise ConfigError(f"cdk.json context 'promotion_policy': {error}") from None
+        unknown = [name for name in self.existing_target_repositories if name not in self.named_targets]
+        if unknown:
+            raise ConfigError(
+                f"cdk.json context 'existing_target_repositories': {', '.join(map(repr, unknown))} "
+                f"is not a named target of the policy (named targets: {', '.join(map(repr, self.named_targets))})"
+            )
 
 
 def _named(patterns: tuple[str, ...]) -> tuple[str, ...]:
@@ -189,8 +225,10 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def context_from_file(path: str) -> Mapping[str, Any]:
-    """The `context` object of a cdk.json file (the CDK CLI passes it itself; plain `python app.py` does not)."""
+def context_from_file(path: str | Path | None = None) -> Mapping[str, Any]:
+    """The `context` object of a cdk.json file (default: this checkout's); the CDK CLI passes it itself,
+    plain `python app.py` and the tests read it here."""
+    path = path or CDK_JSON
     with open(path, encoding="utf-8") as handle:
         data = json.load(handle)
     context = data.get("context", {})
@@ -201,5 +239,5 @@ def context_from_file(path: str) -> Mapping[str, Any]:
 
 def load_deploy_config(path: Path | None = None) -> DeployConfig:
     """The validated settings of a cdk.json file (default: this checkout's): the one reader of cdk.json."""
-    context = context_from_file(str(path or CDK_JSON))
+    context = context_from_file(path)
     return DeployConfig.from_context(context.get)

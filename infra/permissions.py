@@ -28,6 +28,9 @@ ECR_WRITE_ACTIONS = (
     "ecr:BatchGetImage",
     "ecr:DescribeImages",
 )
+INSPECTOR_ACTION = "inspector2:ListFindings"
+CODEBUILD_ACTION = "codebuild:BatchGetBuilds"
+CODEPIPELINE_ACTION = "codepipeline:GetPipelineExecution"
 # Exactly the calls promoter.ledger makes (conditional puts, updates, pending clean-up, queries).
 LEDGER_ACTIONS = (
     "dynamodb:GetItem",
@@ -54,13 +57,35 @@ def promotion_statements(config: DeployConfig, table_arn: str) -> list[aws_iam.P
         # GetAuthorizationToken has no resource type: `*` is the only valid resource.
         aws_iam.PolicyStatement(sid="RegistryToken", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
         aws_iam.PolicyStatement(sid="Ledger", actions=list(LEDGER_ACTIONS), resources=[table_arn]),
-        # A CodePipeline success event carries no commit; the promoter reads it from the execution.
-        aws_iam.PolicyStatement(
-            sid="PipelineRevisions",
-            actions=["codepipeline:GetPipelineExecution"],
-            resources=[source.arn("codepipeline", "*")],
-        ),
+        # Enhanced scanning: DescribeImageScanFindings reads the findings from Amazon Inspector, which
+        # needs inspector2:ListFindings (ECR user guide, "IAM permissions required for enhanced scanning").
+        # ListFindings has no resource type (Service Authorization Reference, Amazon Inspector2): `*` only.
+        aws_iam.PolicyStatement(sid="EnhancedScanFindings", actions=[INSPECTOR_ACTION], resources=["*"]),
+        *_ci_statements(config),
     ]
+
+
+def _ci_statements(config: DeployConfig) -> list[aws_iam.PolicyStatement]:
+    """Confirm a build/pipeline success (and read its commit) from the API, for the projects the policy names."""
+    source, suites = config.source, config.ci_suites
+    statements = []
+    if suites.codebuild_projects:
+        statements.append(
+            aws_iam.PolicyStatement(
+                sid="ConfirmBuilds",
+                actions=[CODEBUILD_ACTION],
+                resources=[source.arn("codebuild", f"project/{name}") for name in suites.codebuild_projects],
+            )
+        )
+    if suites.pipelines:
+        statements.append(
+            aws_iam.PolicyStatement(
+                sid="ConfirmPipelineRuns",
+                actions=[CODEPIPELINE_ACTION],
+                resources=[source.arn("codepipeline", name) for name in suites.pipelines],
+            )
+        )
+    return statements
 
 
 def grant_promotion(role: aws_iam.Role, config: DeployConfig, table: aws_dynamodb.ITable) -> None:
@@ -69,14 +94,9 @@ def grant_promotion(role: aws_iam.Role, config: DeployConfig, table: aws_dynamod
     acknowledge(
         role,
         "AwsSolutions-IAM5[Resource::*]",
-        "ecr:GetAuthorizationToken and the X-Ray actions (xray:PutTraceSegments, xray:PutTelemetryRecords) "
-        "support no resource-level permissions; every other action is scoped to named resources.",
-    )
-    acknowledge(
-        role,
-        f"AwsSolutions-IAM5[Resource::{config.source.arn('codepipeline', '*')}]",
-        "Any pipeline of this account may build the images a rule watches; the only action is the read-only "
-        "codepipeline:GetPipelineExecution, needed to learn the commit of a successful run.",
+        f"ecr:GetAuthorizationToken, {INSPECTOR_ACTION} (read-only; enhanced-scan findings) and the X-Ray actions "
+        "(xray:PutTraceSegments, xray:PutTelemetryRecords) support no resource-level permissions (Service "
+        "Authorization Reference); every other action is scoped to named resources.",
     )
     for kind, patterns in (("source", config.policy.source_patterns), ("target", config.policy.target_patterns)):
         for pattern in patterns:
@@ -85,5 +105,6 @@ def grant_promotion(role: aws_iam.Role, config: DeployConfig, table: aws_dynamod
                     role,
                     f"AwsSolutions-IAM5[Resource::{config.source.repository_arn(pattern)}]",
                     f"The promotion policy names {kind} repositories by the glob {pattern!r}: the wildcard is "
-                    "exactly the set of repositories the policy may promote from/into, nothing wider.",
+                    "exactly the set of repositories the policy may promote from/into (and, for targets, "
+                    "create write-protected on first promotion), nothing wider.",
                 )

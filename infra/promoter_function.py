@@ -8,13 +8,25 @@ from aws_cdk import Duration, RemovalPolicy, aws_dynamodb, aws_iam, aws_lambda, 
 from constructs import Construct
 
 from infra.config import DeployConfig
+from infra.environment_limit import EnvironmentFits
 from infra.permissions import grant_promotion
 from infra.queues import holding_queue
+from promoter.contract import METRICS_NAMESPACE, SERVICE_NAME, Env
+
+# METRICS_NAMESPACE and SERVICE_NAME stay importable from here for modules that predate the contract module.
+__all__ = ["ASSET_EXCLUDES", "HANDLER", "LAMBDA_SOURCE", "METRICS_NAMESPACE", "SERVICE_NAME", "PromoterFunction"]
 
 LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambda_src"
 HANDLER = "promoter.handler.lambda_handler"
-SERVICE_NAME = "ecr-promoter"
-METRICS_NAMESPACE = "EcrPromoter"
+# The operator CLI (a package, formerly a module) and `python -m promoter` run from a checkout, never in
+# Lambda: leaving them out keeps the asset to what the handler imports. Bytecode is rebuilt by the runtime.
+ASSET_EXCLUDES = (
+    "promoter/cli",
+    "promoter/cli.py",
+    "promoter/__main__.py",
+    "**/__pycache__",
+    "**/*.pyc",
+)
 
 
 class PromoterFunction(Construct):
@@ -35,6 +47,14 @@ class PromoterFunction(Construct):
         log_group.grant_write(self.role)
         grant_promotion(self.role, config, ledger)
 
+        # Kept here as well: the function's own environment does not read back through jsii.
+        self.environment: dict[str, str] = {
+            Env.PROMOTION_POLICY: config.policy_json,
+            Env.LEDGER_TABLE: ledger.table_name,
+            Env.POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+            Env.POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+            Env.POWERTOOLS_LOG_LEVEL: config.log_level,
+        }
         # What still fails after Lambda's own retries (transient faults raise on purpose) waits here.
         self.failure_queue = holding_queue(self, "Failures")
         self.function = aws_lambda.Function(
@@ -45,7 +65,7 @@ class PromoterFunction(Construct):
             architecture=aws_lambda.Architecture.ARM_64,
             handler=HANDLER,
             # No bundling: the layer brings Powertools + pydantic, the runtime brings boto3.
-            code=aws_lambda.Code.from_asset(str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc"]),
+            code=aws_lambda.Code.from_asset(str(LAMBDA_SOURCE), exclude=list(ASSET_EXCLUDES)),
             layers=[aws_lambda.LayerVersion.from_layer_version_arn(self, "Powertools", config.powertools_layer_arn)],
             role=self.role,
             log_group=log_group,
@@ -53,15 +73,19 @@ class PromoterFunction(Construct):
             timeout=Duration.minutes(5),
             memory_size=512,
             tracing=aws_lambda.Tracing.ACTIVE,
-            environment={
-                "PROMOTION_POLICY": config.policy_json,
-                "LEDGER_TABLE": ledger.table_name,
-                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                "POWERTOOLS_LOG_LEVEL": config.log_level,
-            },
+            environment=self.environment,
             retry_attempts=2,
             # Events are best effort anyway; the scheduled reconcile picks up whatever expires here.
             max_event_age=Duration.hours(6),
             on_failure=aws_lambda_destinations.SqsDestination(self.failure_queue),
         )
+        self.function.node.add_validation(
+            EnvironmentFits(
+                self, self.environment, what_grows="cdk.json context 'promotion_policy' (it travels in the environment)"
+            )
+        )
+
+    def add_environment(self, name: str, value: str) -> None:
+        """Set a variable on the function (after construction), counted by the size check."""
+        self.environment[name] = value
+        self.function.add_environment(name, value)

@@ -1,32 +1,52 @@
-"""ECR repositories this app owns: scan on push, immutable tags where promoted images land."""
+"""ECR repositories this app owns: scan on push; immutable, retained and optionally write-protected targets."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from aws_cdk import RemovalPolicy, aws_ecr
+from aws_cdk import RemovalPolicy, aws_ecr, aws_iam
 from constructs import Construct
 
 
 class ImageRepositories(Construct):
+    """`mutable`: reference source repositories (a demo convenience, removed with the stack, images too).
+
+    `immutable`: promotion targets. A promoted tag must never move, and what was promoted (and maybe
+    replicated) outlives the stack: RETAIN, so `cdk destroy` never deletes images. `policy` statements
+    (the write protection of infra.write_protection) go into each target's repository policy.
+    """
+
     def __init__(
-        self, scope: Construct, construct_id: str, *, mutable: Iterable[str] = (), immutable: Iterable[str] = ()
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        mutable: Iterable[str] = (),
+        immutable: Iterable[str] = (),
+        policy: Sequence[aws_iam.PolicyStatement] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.repositories: dict[str, aws_ecr.Repository] = {}
-        for names, mutability in (
-            (mutable, aws_ecr.TagMutability.MUTABLE),
-            # A promoted tag must never move: immutability turns a re-push into a visible conflict.
-            (immutable, aws_ecr.TagMutability.IMMUTABLE),
-        ):
-            for name in names:
-                self.repositories[name] = aws_ecr.Repository(
-                    self,
-                    name,
-                    repository_name=name,
-                    image_scan_on_push=True,
-                    image_tag_mutability=mutability,
-                    # `make destroy` is the scenario's whole clean-up, images included.
-                    removal_policy=RemovalPolicy.DESTROY,
-                    empty_on_delete=True,
-                )
+        for name in mutable:
+            self.repositories[name] = aws_ecr.Repository(
+                self,
+                name,
+                repository_name=name,
+                image_scan_on_push=True,
+                image_tag_mutability=aws_ecr.TagMutability.MUTABLE,
+                removal_policy=RemovalPolicy.DESTROY,
+                empty_on_delete=True,
+            )
+        for name in immutable:
+            repository = aws_ecr.Repository(
+                self,
+                name,
+                repository_name=name,
+                image_scan_on_push=True,
+                # Immutability turns a re-push of a promoted tag into a visible conflict.
+                image_tag_mutability=aws_ecr.TagMutability.IMMUTABLE,
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            for statement in policy:
+                repository.add_to_resource_policy(statement)
+            self.repositories[name] = repository

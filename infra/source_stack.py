@@ -1,4 +1,4 @@
-"""Source account (dev): the promoter, what triggers it, its ledger and alarms, and the replication rule."""
+"""Source account (dev): the promoter, its triggers, ledger and alarms, write-protected targets, replication."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from infra.ledger import LedgerTable
 from infra.promoter_function import PromoterFunction
 from infra.replication import ReplicationRule
 from infra.repositories import ImageRepositories
+from infra.target_protection import TargetWriteProtection
 from infra.triggers import PromotionTriggers
+from promoter.contract import StackOutput
 
 
 class SourceStack(Stack):
@@ -40,17 +42,18 @@ class SourceStack(Stack):
         )
         ReplicationRule(self, "Replication", prefix=config.replication_prefix, destination=config.destination)
         BlobMountingSetting(self, "BlobMounting")
-        if config.create_reference_repositories:
-            # The scenario's two repositories; the promoter writes into existing targets, it never creates one.
-            ImageRepositories(
-                self,
-                "ReferenceRepositories",
-                mutable=config.named_sources,
-                immutable=config.named_targets,
-            )
+        protection = TargetWriteProtection(self, "TargetProtection", config=config, promoter=promoter)
+        # Named targets are always the stack's (write-protected); named sources only as a demo convenience.
+        ImageRepositories(
+            self,
+            "ReferenceRepositories",
+            mutable=config.named_sources if config.create_reference_repositories else (),
+            immutable=config.created_targets,
+            policy=protection.statements,
+        )
 
         # What the operator CLI (`python -m promoter … `) reads from the stack.
-        CfnOutput(self, "PromoterFunctionName", value=promoter.function.function_name)
-        CfnOutput(self, "TestResultBusName", value=results.bus.event_bus_name)
-        CfnOutput(self, "LedgerTableName", value=ledger.table.table_name)
-        CfnOutput(self, "FailureQueueUrl", value=promoter.failure_queue.queue_url)
+        CfnOutput(self, StackOutput.FUNCTION_NAME, value=promoter.function.function_name)
+        CfnOutput(self, StackOutput.TEST_RESULT_BUS, value=results.bus.event_bus_name)
+        CfnOutput(self, StackOutput.LEDGER_TABLE, value=ledger.table.table_name)
+        CfnOutput(self, StackOutput.FAILURE_QUEUE_URL, value=promoter.failure_queue.queue_url)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.cdk import GLOB_POLICY, Synthesized, scenario_context, synth_once
+from tests.support.cdk import Synthesized, glob_context, scenario_context, synth_once
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +19,5 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def glob_scenario(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """A policy with globs (`dev-*` → `prod-{name}`): wildcard IAM resources and prefix event matching."""
-    context = scenario_context()
-    context["promotion_policy"] = GLOB_POLICY
-    return synth_once(tmp_path_factory, "glob", context)
+    """A glob rule (`dev-*` → `prod-{name}`) requiring CodeBuild/pipeline suites, and an adopted named target."""
+    return synth_once(tmp_path_factory, "glob", glob_context())

@@ -26,11 +26,52 @@ def test_synth_with_a_bad_policy_fails_with_the_policy_error(tmp_path: Path) -> 
     assert not app.node.children, "no stack may be built from a bad policy"
 
 
-def test_nag_found_nothing_unacknowledged(scenario: Synthesized, glob_scenario: Synthesized) -> None:
-    # The fixtures' synth already raised ValidationFailed on any finding; the report confirms it was nag that ran.
+def test_the_app_fails_synth_on_an_unacknowledged_finding(tmp_path: Path) -> None:
+    # The fixtures' synth raised ValidationFailed on any finding, but a synth without cdk-nag passes too:
+    # prove the app's own build() wires cdk-nag over its stacks.
+    from aws_cdk import App, aws_sqs
+
+    from infra.application import build
+
+    app = App(context=scenario_context(), outdir=str(tmp_path))
+    deployment = build(app)
+    aws_sqs.Queue(deployment.source, "Plaintext", encryption=aws_sqs.QueueEncryption.UNENCRYPTED)
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    violations = [v for plugin in report["pluginReports"] for v in plugin["violations"]]
+    assert {v["ruleName"] for v in violations} == {"AwsSolutions-SQS2", "AwsSolutions-SQS3", "AwsSolutions-SQS4"}
+    assert all(
+        location["constructPath"].startswith(f"{SOURCE_STACK}/Plaintext")
+        for v in violations
+        for location in v["violatingConstructs"]
+    ), "only the careless queue may be reported: everything else is clean or acknowledged"
+
+
+def acknowledgements(synthesized: Synthesized) -> dict[tuple[str, str], str]:
+    """(construct path, rule) → reason, for every cdk-nag acknowledgement in both stacks."""
+    found = {}
+    for stack in (SOURCE_STACK, DESTINATION_STACK):
+        metadata = json.loads((synthesized.outdir / f"{stack}.metadata.json").read_text())
+        for path, entries in metadata.items():
+            for entry in entries:
+                if entry["type"] == "aws:cdk:acknowledged-rules":
+                    for rule, reason in entry["data"].items():
+                        found[(path, rule.removeprefix("Annotation::"))] = reason
+    return found
+
+
+def test_every_acknowledgement_is_narrow_and_says_why(scenario: Synthesized, glob_scenario: Synthesized) -> None:
     for synthesized in (scenario, glob_scenario):
-        report = json.loads((synthesized.outdir / "validation-report.json").read_text())
-        assert all(not plugin.get("violations") for plugin in report["pluginReports"])
+        acknowledged = acknowledgements(synthesized)
+        assert acknowledged
+        for (path, rule), reason in acknowledged.items():
+            assert len(reason.split()) >= 8, f"{path}: {rule} needs a reason"
+            # IAM5 is acknowledged per wildcard resource, never for the whole rule.
+            assert not rule.startswith("AwsSolutions-IAM5") or "[Resource::" in rule, (path, rule)
+        role_star = (f"/{SOURCE_STACK}/Promoter/Role", "AwsSolutions-IAM5[Resource::*]")
+        assert role_star in acknowledged
+        assert "inspector2:ListFindings" in acknowledged[role_star]
 
 
 def test_nag_fails_synth_on_an_unacknowledged_finding(tmp_path: Path) -> None:

@@ -68,8 +68,16 @@ def test_structured_values_may_be_json_text_as_from_cdk_c_flags() -> None:
         ({"destination": {"account": "444455556666"}}, "'destination.region': Field required"),
         ({"source": {"account": "111122223333", "region": "us-west-2", "zone": "a"}}, "'source.zone': unknown setting"),
         ({"replication_prefix": "-prod"}, "'replication_prefix': must be the start of a repository name"),
-        ({"replication_prefix": "release-"}, "'replication_prefix': promotion target 'prod-microservice'"),
-        ({"replication_prefix": "dev-"}, "'replication_prefix': promotion target"),
+        (
+            {"replication_prefix": "release-"},
+            "'replication_prefix': rule 'microservice' promotes into 'prod-microservice'",
+        ),
+        ({"replication_prefix": "dev-"}, "'replication_prefix': rule 'microservice' reads source 'dev-microservice'"),
+        (
+            {"existing_target_repositories": ["prod-other"]},
+            "'existing_target_repositories': 'prod-other' is not a named",
+        ),
+        ({"existing_target_repositories": "prod-microservice"}, "'existing_target_repositories': not valid JSON"),
         ({"powertools_layer_version": 0}, "'powertools_layer_version'"),
         ({"ci_principals": []}, "'ci_principals'"),
         ({"ci_principals": ["arn:aws:iam::1:role/x"]}, "'ci_principals.0': must be an IAM ARN"),
@@ -87,8 +95,26 @@ def test_a_mistake_names_its_context_key(changes: dict[str, Any], message: str) 
 
 def test_a_source_inside_the_replication_prefix_would_replicate_unpromoted_images() -> None:
     policy = {"rules": [{"name": "r", "source": "prod-dev-*", "target": "prod-{name}"}]}
-    with pytest.raises(ConfigError, match="promotion source 'prod-dev-\\*' starts with 'prod-'"):
+    with pytest.raises(
+        ConfigError, match="rule 'r' reads source 'prod-dev-\\*', which can match repositories starting"
+    ):
         load(promotion_policy=policy)
+
+
+def test_a_suite_naming_no_valid_project_is_a_policy_mistake() -> None:
+    policy = {"rules": [{"name": "r", "source": "dev-a", "target": "prod-a", "require": {"tests": ["codebuild:*"]}}]}
+    with pytest.raises(
+        ConfigError, match=r"cdk\.json context 'promotion_policy': rule 'r' requires suite 'codebuild:\*'"
+    ):
+        load(promotion_policy=policy)
+
+
+def test_existing_targets_are_not_created() -> None:
+    config = load(existing_target_repositories=["prod-microservice"])
+    assert config.existing_target_repositories == ("prod-microservice",)
+    assert config.named_targets == ("prod-microservice",)
+    assert config.created_targets == ()
+    assert load().created_targets == ("prod-microservice",)
 
 
 def test_a_bad_policy_fails_with_the_policy_error() -> None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.application import SOURCE_STACK
 from infra.permissions import ECR_READ_ACTIONS, ECR_WRITE_ACTIONS, LEDGER_ACTIONS
-from infra.promoter_function import HANDLER
+from infra.promoter_function import HANDLER, LAMBDA_SOURCE
+from promoter.contract import METRICS_NAMESPACE, SERVICE_NAME, DetailType, Env, LedgerKey, Metric, Source, StackOutput
 from promoter.policy import load_policy
 from tests.support.cdk import Synthesized, Template, as_list, function_named, only, ref_of, resources, role_statements
 
@@ -17,7 +22,14 @@ SOURCE_REPO = "arn:aws:ecr:us-west-2:111122223333:repository/dev-microservice"
 TARGET_REPO = "arn:aws:ecr:us-west-2:111122223333:repository/prod-microservice"
 WRITE_ONLY = {"ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}
 # The only actions that may have `*` as resource: they support no resource-level permissions.
-UNSCOPABLE = {"ecr:GetAuthorizationToken", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# (inspector2:ListFindings: "IAM permissions required for enhanced scanning", ECR user guide; it has no resource
+# type in the Service Authorization Reference for Amazon Inspector2.)
+UNSCOPABLE = {
+    "ecr:GetAuthorizationToken",
+    "inspector2:ListFindings",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+}
 
 
 @pytest.fixture(scope="module")
@@ -55,27 +67,57 @@ def test_function_runtime_code_and_limits(promoter: tuple[str, Any]) -> None:
     assert layer.startswith("arn:aws:lambda:us-west-2:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:")
 
 
-def test_function_asset_is_lambda_src_without_bytecode(scenario: Synthesized, promoter: tuple[str, Any]) -> None:
-    asset = scenario.outdir / f"asset.{promoter[1]['Code']['S3Key'].removesuffix('.zip')}"
+def function_asset(scenario: Synthesized, promoter: tuple[str, Any]) -> Path:
+    return scenario.outdir / f"asset.{promoter[1]['Code']['S3Key'].removesuffix('.zip')}"
+
+
+def test_function_asset_is_lambda_src_without_bytecode_or_cli(scenario: Synthesized, promoter: tuple[str, Any]) -> None:
+    asset = function_asset(scenario, promoter)
     assert (asset / "promoter" / "policy.py").is_file()
     assert not list(asset.rglob("__pycache__"))
+    assert not list(asset.rglob("*.pyc"))
+    # The CLI is a module today and a package once the CLI work lands: neither may ship, nor `python -m`.
+    assert (LAMBDA_SOURCE / "promoter" / "__main__.py").is_file(), "the exclusion below must exclude something"
+    shipped = {path.relative_to(asset).as_posix() for path in asset.rglob("*")}
+    assert not {name for name in shipped if name == "promoter/cli.py" or name.startswith("promoter/cli/")}
+    assert "promoter/__main__.py" not in shipped
+    assert "promoter/cli" not in shipped
+
+
+def test_the_handler_imports_from_the_asset_alone(scenario: Synthesized, promoter: tuple[str, Any]) -> None:
+    # Given only the asset on the path (the layer's Powertools/pydantic and boto3 come from this venv)
+    asset = function_asset(scenario, promoter)
+    handler_module = HANDLER.rsplit(".", 1)[0]
+    # When the handler module is imported the way Lambda does, Then it loads from the asset: nothing excluded is needed
+    script = f"import {handler_module} as h, promoter; print(promoter.__file__); assert callable(h.lambda_handler)"
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=asset,
+        env={**os.environ, "PYTHONPATH": str(asset), "POWERTOOLS_TRACE_DISABLED": "true"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert Path(run.stdout.strip()).resolve().is_relative_to(asset.resolve())
 
 
 def test_function_environment(scenario: Synthesized, template: Template, promoter: tuple[str, Any]) -> None:
     env = promoter[1]["Environment"]["Variables"]
     assert set(env) == {
-        "PROMOTION_POLICY",
-        "LEDGER_TABLE",
-        "POWERTOOLS_SERVICE_NAME",
-        "POWERTOOLS_METRICS_NAMESPACE",
-        "POWERTOOLS_LOG_LEVEL",
+        Env.PROMOTION_POLICY,
+        Env.LEDGER_TABLE,
+        Env.POWERTOOLS_SERVICE_NAME,
+        Env.POWERTOOLS_METRICS_NAMESPACE,
+        Env.POWERTOOLS_LOG_LEVEL,
     }  # no REGISTRY_ENDPOINT: in AWS the promoter talks to this account's ECR
-    assert env["PROMOTION_POLICY"] == json.dumps(scenario.context["promotion_policy"], separators=(",", ":"))
-    assert load_policy(env["PROMOTION_POLICY"]).source_patterns == ("dev-microservice",)
-    assert ref_of(env["LEDGER_TABLE"]) == only(template, "AWS::DynamoDB::Table")[0]
-    assert env["POWERTOOLS_SERVICE_NAME"] == "ecr-promoter"
-    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "EcrPromoter"
-    assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    assert env[Env.PROMOTION_POLICY] == json.dumps(scenario.context["promotion_policy"], separators=(",", ":"))
+    assert load_policy(env[Env.PROMOTION_POLICY]).source_patterns == ("dev-microservice",)
+    assert ref_of(env[Env.LEDGER_TABLE]) == only(template, "AWS::DynamoDB::Table")[0]
+    assert env[Env.POWERTOOLS_SERVICE_NAME] == SERVICE_NAME
+    assert env[Env.POWERTOOLS_METRICS_NAMESPACE] == METRICS_NAMESPACE
+    assert env[Env.POWERTOOLS_LOG_LEVEL] == "INFO"
 
 
 def test_function_logs_to_its_own_group_with_retention(template: Template, promoter: tuple[str, Any]) -> None:
@@ -156,7 +198,10 @@ def test_dynamodb_only_on_the_ledger(template: Template, statements: list[dict[s
 def test_other_grants_are_scoped(
     template: Template, promoter: tuple[str, Any], statements: list[dict[str, Any]]
 ) -> None:
-    assert granted(statements, "codepipeline:GetPipelineExecution") == ["arn:aws:codepipeline:us-west-2:111122223333:*"]
+    # Enhanced scanning: DescribeImageScanFindings needs inspector2:ListFindings, which takes no resource.
+    assert granted(statements, "inspector2:ListFindings") == ["*"]
+    # The scenario requires no `codebuild:`/`pipeline:` suite: nothing to confirm, so no build or pipeline read.
+    assert not [a for s in statements for a in as_list(s["Action"]) if a.split(":")[0] in {"codebuild", "codepipeline"}]
     assert [ref_of(r) for r in granted(statements, "sqs:SendMessage")] == [failure_queue(template)]
     log_group = ref_of(promoter[1]["LoggingConfig"]["LogGroup"])
     assert [ref_of(r) for r in granted(statements, "logs:PutLogEvents")] == [log_group]
@@ -166,34 +211,44 @@ def test_other_grants_are_scoped(
 
 
 def test_push_rule_matches_successful_pushes_to_source_repositories(template: Template) -> None:
-    _, rule = rule_with(template, "ECR Image Action")
+    _, rule = rule_with(template, DetailType.IMAGE_ACTION)
     assert rule["EventPattern"] == {
-        "source": ["aws.ecr"],
-        "detail-type": ["ECR Image Action"],
+        "source": [Source.ECR],
+        "detail-type": [DetailType.IMAGE_ACTION],
         "detail": {"action-type": ["PUSH"], "result": ["SUCCESS"], "repository-name": ["dev-microservice"]},
     }
 
 
 def test_scan_rule_matches_completed_scans_of_source_repositories(template: Template) -> None:
-    _, rule = rule_with(template, "ECR Image Scan")
+    _, rule = rule_with(template, DetailType.IMAGE_SCAN)
     assert rule["EventPattern"] == {
-        "source": ["aws.ecr"],
-        "detail-type": ["ECR Image Scan"],
+        "source": [Source.ECR],
+        "detail-type": [DetailType.IMAGE_SCAN],
         "detail": {"scan-status": ["COMPLETE"], "repository-name": ["dev-microservice"]},
     }
 
 
-def test_pipeline_and_build_success_rules(template: Template) -> None:
-    assert rule_with(template, "aws.codepipeline")[1]["EventPattern"] == {
-        "source": ["aws.codepipeline"],
-        "detail-type": ["CodePipeline Pipeline Execution State Change"],
-        "detail": {"state": ["SUCCEEDED"]},
+def test_enhanced_scan_rule_matches_inspector_completions_for_source_repository_arns(template: Template) -> None:
+    # "Event for an initial image scan (enhanced scanning)" (ECR user guide, image-scanning-enhanced-events):
+    # source aws.inspector2, detail-type "Inspector2 Scan", scan-status INITIAL_SCAN_COMPLETE, and
+    # repository-name is the repository ARN, so other accounts' registries never match.
+    _, rule = rule_with(template, DetailType.INSPECTOR_SCAN)
+    assert rule["EventPattern"] == {
+        "source": [Source.INSPECTOR],
+        "detail-type": [DetailType.INSPECTOR_SCAN],
+        "detail": {"scan-status": ["INITIAL_SCAN_COMPLETE"], "repository-name": [SOURCE_REPO]},
     }
-    assert rule_with(template, "aws.codebuild")[1]["EventPattern"] == {
-        "source": ["aws.codebuild"],
-        "detail-type": ["CodeBuild Build State Change"],
-        "detail": {"build-status": ["SUCCEEDED"]},
+
+
+def test_no_build_or_pipeline_rule_without_a_suite_that_needs_it(template: Template) -> None:
+    # The scenario's policy requires only the `integration` suite: every successful build or pipeline run of
+    # the account would wake the function for nothing (and count as an error), so there is no such rule.
+    sources = {
+        s
+        for body in resources(template, "AWS::Events::Rule").values()
+        for s in body["Properties"].get("EventPattern", {}).get("source", [])
     }
+    assert sources == {Source.ECR, Source.INSPECTOR, Source.PROMOTER}
 
 
 def test_reconcile_schedule_sends_the_reconcile_action(template: Template) -> None:
@@ -222,11 +277,11 @@ def test_test_results_arrive_on_a_dedicated_bus_only_ci_principals_may_write(
     scenario: Synthesized, template: Template
 ) -> None:
     bus, _ = only(template, "AWS::Events::EventBus")
-    _, rule = rule_with(template, "Image Test Result")
+    _, rule = rule_with(template, DetailType.TEST_RESULT)
     assert ref_of(rule["EventBusName"]) == bus
     assert rule["EventPattern"] == {
-        "source": ["ecr-promoter"],
-        "detail-type": ["Image Test Result"],
+        "source": [Source.PROMOTER],
+        "detail-type": [DetailType.TEST_RESULT],
         "detail": {"repository-name": ["dev-microservice"]},
     }
     policies = [p for p in resources(template, "AWS::Events::EventBusPolicy").values()]
@@ -240,7 +295,7 @@ def test_test_results_arrive_on_a_dedicated_bus_only_ci_principals_may_write(
 
 def test_default_bus_is_left_alone(template: Template) -> None:
     for rule in resources(template, "AWS::Events::Rule").values():
-        if "Image Test Result" not in json.dumps(rule["Properties"]):
+        if DetailType.TEST_RESULT not in json.dumps(rule["Properties"]):
             assert "EventBusName" not in rule["Properties"]
 
 
@@ -250,12 +305,12 @@ def test_default_bus_is_left_alone(template: Template) -> None:
 def test_ledger_table(template: Template) -> None:
     _, table = only(template, "AWS::DynamoDB::Table")
     assert table["KeySchema"] == [
-        {"AttributeName": "pk", "KeyType": "HASH"},
-        {"AttributeName": "sk", "KeyType": "RANGE"},
+        {"AttributeName": LedgerKey.PARTITION, "KeyType": "HASH"},
+        {"AttributeName": LedgerKey.SORT, "KeyType": "RANGE"},
     ]
     assert {(a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]} == {
-        ("pk", "S"),
-        ("sk", "S"),
+        (LedgerKey.PARTITION, "S"),
+        (LedgerKey.SORT, "S"),
     }
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
@@ -277,8 +332,8 @@ def test_alarms_notify_an_encrypted_tls_only_topic(template: Template, promoter:
 
     (errors,) = alarm_on("Errors", "AWS/Lambda")
     assert ref_of(errors["Dimensions"][0]["Value"]) == promoter[0]
-    (conflict,) = alarm_on("Conflict", "EcrPromoter")
-    assert conflict["Dimensions"] == [{"Name": "service", "Value": "ecr-promoter"}]
+    (conflict,) = alarm_on(Metric.CONFLICT, METRICS_NAMESPACE)
+    assert conflict["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]
     watched = {ref_of(a["Dimensions"][0]["Value"]) for a in alarm_on("ApproximateNumberOfMessagesVisible", "AWS/SQS")}
     assert failure_queue(template) in watched
     assert watched == set(resources(template, "AWS::SQS::Queue"))  # every dead-letter queue too
@@ -324,11 +379,18 @@ def test_reference_repositories(template: Template) -> None:
     assert all(repo["ImageScanningConfiguration"] == {"ScanOnPush": True} for repo in repos.values())
     assert repos["prod-microservice"]["ImageTagMutability"] == "IMMUTABLE"
     assert repos["dev-microservice"]["ImageTagMutability"] == "MUTABLE"
+    # Promoted (and replicated) images outlive the stack; the demo's source repository does not.
+    deletion = {
+        body["Properties"]["RepositoryName"]: (body["DeletionPolicy"], body["UpdateReplacePolicy"])
+        for body in resources(template, "AWS::ECR::Repository").values()
+    }
+    assert deletion == {"prod-microservice": ("Retain", "Retain"), "dev-microservice": ("Delete", "Delete")}
+    assert "EmptyOnDelete" not in repos["prod-microservice"]
 
 
 def test_outputs_for_the_operator_cli(template: Template, promoter: tuple[str, Any]) -> None:
     outputs = template["Outputs"]
-    assert ref_of(outputs["PromoterFunctionName"]["Value"]) == promoter[0]
-    assert ref_of(outputs["TestResultBusName"]["Value"]) == only(template, "AWS::Events::EventBus")[0]
-    assert ref_of(outputs["LedgerTableName"]["Value"]) == only(template, "AWS::DynamoDB::Table")[0]
-    assert ref_of(outputs["FailureQueueUrl"]["Value"]) == failure_queue(template)
+    assert ref_of(outputs[StackOutput.FUNCTION_NAME]["Value"]) == promoter[0]
+    assert ref_of(outputs[StackOutput.TEST_RESULT_BUS]["Value"]) == only(template, "AWS::Events::EventBus")[0]
+    assert ref_of(outputs[StackOutput.LEDGER_TABLE]["Value"]) == only(template, "AWS::DynamoDB::Table")[0]
+    assert ref_of(outputs[StackOutput.FAILURE_QUEUE_URL]["Value"]) == failure_queue(template)

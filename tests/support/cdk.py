@@ -47,7 +47,7 @@ class Synthesized:
 
 
 def scenario_context() -> dict[str, Any]:
-    return copy.deepcopy(dict(context_from_file(str(ROOT / "cdk.json"))))
+    return copy.deepcopy(dict(context_from_file()))
 
 
 def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
@@ -89,10 +89,29 @@ def function_named(template: Template, handler: str) -> tuple[str, Any]:
     return only(template, "AWS::Lambda::Function", lambda body: body["Properties"].get("Handler") == handler)
 
 
+# The other shapes a policy can take, in one synth: a glob rule whose suites name a CodeBuild project and
+# a pipeline (targets created by the function), and a named rule whose target exists already (adopted).
 GLOB_POLICY = {
-    "rules": [{"name": "services", "source": "dev-*", "target": "prod-{name}", "tags": ["v*"]}],
+    "rules": [
+        {
+            "name": "services",
+            "source": "dev-*",
+            "target": "prod-{name}",
+            "tags": ["v*"],
+            "require": {"tests": ["codebuild:build-services", "pipeline:release-services", "integration"]},
+        },
+        {"name": "legacy", "source": "legacy-app", "target": "prod-legacy-app"},
+    ],
     "allow_override": True,
 }
+GLOB_EXISTING_TARGETS = ["prod-legacy-app"]
+
+
+def glob_context() -> dict[str, Any]:
+    context = scenario_context()
+    context["promotion_policy"] = copy.deepcopy(GLOB_POLICY)
+    context["existing_target_repositories"] = list(GLOB_EXISTING_TARGETS)
+    return context
 
 
 def synthesize(context: dict[str, Any], outdir: Path) -> None:
