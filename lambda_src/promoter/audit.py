@@ -13,8 +13,8 @@ An image is accounted for when:
   `promoted` / `already-promoted` decision into that target (the copy happened and the claim was
   lost, or it was already there when the gates passed) under its source repository, found from the
   target through the policy (`prod-{name}` ← `dev-*`: `prod-api` ← `dev-api`);
-- it is a referrer of an accounted image: its manifest's `subject` names one (OCI 1.1: signatures,
-  SBOMs and this function's own promotion attestation); or it carries a tag-schema tag
+- it is a referrer of an accounted image: a non-runnable manifest (no tar layers) whose `subject`
+  names one (OCI 1.1: signatures, SBOMs and this function's own promotion attestation); or it carries a tag-schema tag
   `sha256-<hex>[.sig|.att|.sbom]` of an accounted digest *and* is not runnable (no tar layers; a
   fallback index whose every entry is such a referrer), so a runnable image tagged to look like a
   signature is still reported;
@@ -84,6 +84,11 @@ def target_repositories(policy: Policy, lister: RepositoryImages) -> list[str]:
 def _is_runnable(manifest: Manifest) -> bool:
     """An image a container runtime would run: it has filesystem layers (tar, tar+gzip, tar+zstd)."""
     return any("tar" in blob.media_type for blob in manifest.blobs)
+
+
+def _is_artifact(manifest: Manifest) -> bool:
+    """A signature, SBOM or attestation manifest: a `subject` alone must not let a runnable image pass."""
+    return not manifest.is_index and not _is_runnable(manifest)
 
 
 @dataclass
@@ -205,7 +210,7 @@ class BypassAudit:
             verdict = self.promoted(target, digest)
             if not verdict and depth < MAX_REFERRER_DEPTH:
                 manifest = self.manifests.manifest(target, digest)
-                subject = manifest.subject if manifest is not None else None
+                subject = manifest.subject if manifest is not None and _is_artifact(manifest) else None
                 verdict = subject is not None and self.accounted(target, subject.digest, depth + 1)
             self._accounted[key] = verdict
         return self._accounted[key]

@@ -186,6 +186,14 @@ def test_referrers_of_promoted_images_are_ignored_and_of_bypasses_reported() -> 
     assert sorted(f.digest for f in findings) == sorted([bypass, its_referrer])
 
 
+def test_a_runnable_image_naming_a_promoted_subject_is_reported() -> None:
+    scene = Scene()
+    promoted = scene.promote("dev-microservice", "prod-microservice", "v1")
+    smuggled = scene.push("prod-microservice", "latest", manifest=image_manifest(runnable=True, subject=promoted))
+
+    assert [f.digest for f in scene.audit().run().findings] == [smuggled]
+
+
 def test_tag_schema_referrers_count_only_when_they_are_not_runnable() -> None:
     # Given a promoted image, its cosign signature by tag, its fallback index, and a runnable image
     # disguised with a signature tag

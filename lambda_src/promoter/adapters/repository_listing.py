@@ -12,7 +12,8 @@ continuation token they can store; this is the one place that knows how each reg
 - A plain OCI registry (local mode): `/v2/_catalog` for the names and `tags/list` + a HEAD per tag
   for the images; untagged manifests are invisible there, and there is no push time.
 
-IAM: `ecr:DescribeRepositories` and `ecr:DescribeImages` on the repositories walked.
+IAM: `ecr:DescribeRepositories` and `ecr:DescribeImages` on the repositories walked (and
+`ecr:BatchGetImage` for `EcrManifests`, which the audit reads referrers' `subject` with).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from botocore.exceptions import ClientError
 
 from promoter.registry import RegistryClient
 from promoter.registry.errors import RegistryError, RepositoryNotFound
+from promoter.registry.manifest import MANIFEST_MEDIA_TYPES, Manifest
 from promoter.registry.transport import discard, next_link
 
 # DescribeImages maxResults range (API reference: "between 1 and 1000").
@@ -215,3 +217,34 @@ class InMemoryRepositoryImages:
         window = held[start : start + max(1, min(limit, MAX_PAGE))]
         after = start + len(window)
         return ImagePage(tuple(window), str(after) if after < len(held) else None)
+
+
+class EcrManifests:
+    """Manifests read through ECR's control plane (BatchGetImage): no registry token, one call per image.
+
+    API reference, BatchGetImage: `acceptedMediaTypes` says which manifest types the caller takes;
+    a missing image is a `failures` entry (failureCode ImageNotFound), not an error. moto 5.2.5 ignores
+    `acceptedMediaTypes` and its digests are not the manifest's sha256, so the bytes are not checked
+    against the listed digest here (the audit only reads `subject`, layers and children).
+    IAM: `ecr:BatchGetImage` on the target repositories.
+    """
+
+    def __init__(self, ecr: Any) -> None:
+        self._ecr = ecr
+
+    def manifest(self, repository: str, digest: str) -> Manifest | None:
+        try:
+            answer = self._ecr.batch_get_image(
+                repositoryName=repository,
+                imageIds=[{"imageDigest": digest}],
+                acceptedMediaTypes=list(MANIFEST_MEDIA_TYPES),
+            )
+        except ClientError as error:
+            if _code(error) in {"RepositoryNotFoundException", "ImageNotFoundException"}:
+                return None
+            raise
+        images = answer.get("images") or []
+        if not images or "imageManifest" not in images[0]:
+            return None
+        found = images[0]
+        return Manifest.from_bytes(found["imageManifest"].encode(), found.get("imageManifestMediaType"))
