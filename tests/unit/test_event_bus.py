@@ -194,6 +194,23 @@ def test_a_failed_put_gives_the_mark_back_so_the_retry_announces() -> None:
     assert [event[0] for event in publisher.events] == [DetailType.PROMOTION_CONFLICT]
 
 
+def test_a_retry_that_finds_the_image_in_place_announces_the_promotion_once() -> None:
+    # Given the first delivery copied the image but its put failed (so it raised and Lambda retried)
+    publisher = FailingOnce()
+    events = OnceOnlyEvents(publisher, InMemoryEmissionGuard())
+    digest = new_digest()
+    with pytest.raises(EventNotPublished):
+        events.announce(decision(Outcome.PROMOTED, digest=digest))
+
+    # When the retry decides already-promoted, and a third delivery does too
+    retried = events.announce(decision(Outcome.ALREADY_PROMOTED, digest=digest))
+    third = events.announce(decision(Outcome.ALREADY_PROMOTED, digest=digest))
+
+    # Then exactly one Image Promoted went out
+    assert (retried, third) == (True, False)
+    assert [event[0] for event in publisher.events] == [DetailType.IMAGE_PROMOTED]
+
+
 def test_without_a_bus_nothing_is_marked() -> None:
     guard = InMemoryEmissionGuard()
     assert OnceOnlyEvents(NoEvents(), guard).announce(decision(Outcome.PROMOTED)) is False

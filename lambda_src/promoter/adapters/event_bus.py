@@ -4,7 +4,8 @@ Why this module exists: a deploy pipeline for the next stage, a chat notifier or
 subscribes to `Image Promoted`, `Promotion Rejected`, `Promotion Conflict` and `Unrecorded Image` on
 the bus named by EVENT_BUS (source `ecr-promoter`, DESIGN.md "Outputs added"). ECR delivers its
 events at least once, so the same decision is reached again on a redelivery; the contract is *one*
-event per state change. `OnceOnlyEvents` makes that so with a conditional ledger write per
+event per state change (DESIGN.md: "One event per decision that changes state, even under duplicate
+delivery"). `OnceOnlyEvents` makes that so with a conditional ledger write per
 (image, rule, target, detail-type) taken before the put and given back when the put fails, so a
 retry of the Lambda event can still emit it.
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
@@ -184,7 +185,15 @@ class OnceOnlyEvents:
         self._guard = guard
 
     def announce(self, decision: Decision, attestation_digest: str | None = None) -> bool:
-        """Publish the decision's event unless it was already announced; True when published now."""
+        """Publish the decision's event unless it was already announced; True when published now.
+
+        Call it for decisions that were acted on (never a dry run). An `already-promoted` decision is
+        announced as `Image Promoted` when no promotion of it was announced yet: that is the retry of a
+        delivery whose put failed after the copy (the retry finds the image in place), and the one
+        announcement the first delivery would have made.
+        """
+        if decision.outcome is Outcome.ALREADY_PROMOTED:
+            decision = replace(decision, outcome=Outcome.PROMOTED)
         event = event_for(decision, attestation_digest)
         if event is None:
             return False
