@@ -30,9 +30,9 @@ from typing import Protocol
 
 from promoter.adapters.audit_state import AuditState, Finding
 from promoter.adapters.event_bus import EventPublisher
-from promoter.adapters.repository_listing import MAX_PAGE, ListedImage, RepositoryImages
+from promoter.adapters.repository_listing import MAX_PAGE
 from promoter.contract import DetailType, Outcome
-from promoter.image_batches import Cursor, InvalidCursor, next_batch
+from promoter.image_batches import Cursor, InvalidCursor, ListedImage, RepositoryImages, next_batch
 from promoter.policy import Policy, Rule
 from promoter.ports import ImageRecord
 from promoter.registry import RegistryClient

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from promoter.adapters.repository_listing import RepositoryImages
 from promoter.decision import Decision, RuleMatch
-from promoter.image_batches import Cursor, InvalidCursor, next_batch
+from promoter.image_batches import Cursor, InvalidCursor, RepositoryImages, next_batch
 from promoter.policy import Policy
 
 BATCH_SIZE = 50

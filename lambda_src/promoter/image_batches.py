@@ -6,6 +6,10 @@ next batch of at most N images and hand back a cursor; the CLI follows the backf
 audit stores its own in the ledger. The cursor names the repository (not its index: a repository
 created between two invocations must not shift the walk) and the registry's continuation token.
 
+The listing port (`RepositoryImages`, with `ListedImage`/`ImagePage`) is declared here, free of
+boto3, so commands and events can name a cursor without importing an AWS SDK; the adapters are in
+promoter.adapters.repository_listing.
+
 A cursor is input like any other: it is base64 JSON that anyone can edit, so it is validated field by
 field, and a token the registry refuses is reported as a bad cursor, not retried.
 """
@@ -19,8 +23,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from promoter.adapters.repository_listing import InvalidPageToken, ListedImage, RepositoryImages
 from promoter.registry.reference import is_valid_repository_name
 
 CURSOR_VERSION = 1
@@ -28,6 +32,35 @@ MAX_CURSOR_CHARS = 4096
 MAX_TOKEN_CHARS = 2048
 # Pages read per batch when a `since` filter skips most of them: the cursor carries on next time.
 MAX_PAGES_PER_BATCH = 20
+
+
+class InvalidPageToken(ValueError):
+    """The registry refused a continuation token (forged, or from another repository)."""
+
+
+@dataclass(frozen=True)
+class ListedImage:
+    repository: str
+    digest: str
+    tags: tuple[str, ...] = ()
+    pushed_at: datetime | None = None
+    media_type: str | None = None
+
+
+@dataclass(frozen=True)
+class ImagePage:
+    images: tuple[ListedImage, ...]
+    next_token: str | None = None
+
+
+class RepositoryImages(Protocol):
+    def repositories(self, pattern: str) -> list[str]:
+        """Repositories whose name matches `pattern` (a name, or a glob with `*`), sorted."""
+        ...
+
+    def images(self, repository: str, *, token: str | None, limit: int) -> ImagePage:
+        """At most `limit` images of `repository` from `token` on; an empty page for a missing repository."""
+        ...
 
 
 class InvalidCursor(ValueError):

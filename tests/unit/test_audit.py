@@ -13,9 +13,10 @@ import pytest
 from promoter.adapters.audit_state import InMemoryAuditState
 from promoter.adapters.event_bus import EventNotPublished, RecordedEvents
 from promoter.adapters.memory import InMemoryLedger
-from promoter.adapters.repository_listing import InMemoryRepositoryImages, ListedImage
+from promoter.adapters.repository_listing import InMemoryRepositoryImages
 from promoter.audit import BypassAudit, target_repositories
 from promoter.contract import DetailType, Outcome
+from promoter.image_batches import ListedImage
 from promoter.policy import load_policy
 from promoter.ports import HistoryEntry
 from promoter.registry.manifest import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Manifest

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from promoter.adapters.repository_listing import InMemoryRepositoryImages, ListedImage
+from promoter.adapters.repository_listing import InMemoryRepositoryImages
 from promoter.backfill import (
     BackfillRequest,
     InvalidBackfill,
@@ -24,7 +24,7 @@ from promoter.backfill import (
 )
 from promoter.contract import Outcome
 from promoter.decision import Decision, RuleMatch, Trigger
-from promoter.image_batches import Cursor, InvalidCursor, next_batch
+from promoter.image_batches import Cursor, InvalidCursor, ListedImage, next_batch
 from promoter.promotion import PromotionService
 from tests.unit.fakes import NOW, World, rule, world
 

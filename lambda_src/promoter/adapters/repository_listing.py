@@ -21,11 +21,11 @@ from __future__ import annotations
 import fnmatch
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import ClientError
 
+from promoter.image_batches import ImagePage, InvalidPageToken, ListedImage
 from promoter.registry import RegistryClient
 from promoter.registry.errors import RegistryError, RepositoryNotFound
 from promoter.registry.manifest import MANIFEST_MEDIA_TYPES, Manifest
@@ -35,35 +35,6 @@ from promoter.registry.transport import discard, next_link
 MAX_PAGE = 1000
 # A catalog or repository listing that never ends is a fault, not a big registry.
 MAX_LISTING_PAGES = 1000
-
-
-class InvalidPageToken(ValueError):
-    """The registry refused a continuation token (forged, or from another repository)."""
-
-
-@dataclass(frozen=True)
-class ListedImage:
-    repository: str
-    digest: str
-    tags: tuple[str, ...] = ()
-    pushed_at: datetime | None = None
-    media_type: str | None = None
-
-
-@dataclass(frozen=True)
-class ImagePage:
-    images: tuple[ListedImage, ...]
-    next_token: str | None = None
-
-
-class RepositoryImages(Protocol):
-    def repositories(self, pattern: str) -> list[str]:
-        """Repositories whose name matches `pattern` (a name, or a glob with `*`), sorted."""
-        ...
-
-    def images(self, repository: str, *, token: str | None, limit: int) -> ImagePage:
-        """At most `limit` images of `repository` from `token` on; an empty page for a missing repository."""
-        ...
 
 
 def _code(error: ClientError) -> str:
