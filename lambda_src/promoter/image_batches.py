@@ -28,8 +28,9 @@ from typing import Protocol
 from promoter.registry.reference import is_valid_repository_name
 
 CURSOR_VERSION = 1
-MAX_CURSOR_CHARS = 4096
-MAX_TOKEN_CHARS = 2048
+MAX_CURSOR_CHARS = 16384
+# ECR documents no length for nextToken: generous, still bounded.
+MAX_TOKEN_CHARS = 8192
 # Pages read per batch when a `since` filter skips most of them: the cursor carries on next time.
 MAX_PAGES_PER_BATCH = 20
 

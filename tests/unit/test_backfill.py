@@ -153,7 +153,7 @@ def _forge(body: Any) -> str:
         _forge({"v": 1, "repository": "../../etc", "token": None}),
         _forge({"v": 1, "repository": "dev-a", "token": 7}),
         _forge({"v": 1, "repository": "dev-a", "token": None, "admin": True}),
-        "x" * 5000,
+        "x" * 20000,
         "",
     ],
 )
