@@ -49,6 +49,7 @@ class Row:
     mounted: int | None = None
     moved: int | None = None
     replicated: str = "?"
+    target: str | None = None  # the production repository it would reach (None: the scenario's)
 
 
 def table(rows: Sequence[Row]) -> list[str]:

@@ -51,10 +51,14 @@ class Demo:
             say(f"     !! UNEXPECTED: {what}")
         return condition
 
-    def record(self, image: str, tag: str | None, build: Build, decision: dict[str, Any] | None) -> None:
+    def record(
+        self, image: str, tag: str | None, build: Build, decision: dict[str, Any] | None, target: str | None = None
+    ) -> None:
+        """One row of the final table; `target` is the production repository the image would reach."""
         copy = (decision or {}).get("copy") or {}
         outcome = str((decision or {}).get("outcome", "error"))
-        self.rows.append(Row(image, tag, build.digest, outcome, copy.get("blobs_mounted"), copy.get("bytes_moved")))
+        mounted, moved = copy.get("blobs_mounted"), copy.get("bytes_moved")
+        self.rows.append(Row(image, tag, build.digest, outcome, mounted, moved, target=target or self.target))
 
     # -- steps
 
@@ -116,8 +120,12 @@ class Demo:
         last = self.ci_result(build, suites[-1], "PASSED")
         return f"CI: {suites[-1]} PASSED for {label}", last
 
-    def promote_step(self, label: str, event: dict[str, Any], build: Build, tag: str) -> dict[str, Any] | None:
-        """The event that should promote `build`: mounts only, zero bytes moved, byte-exact target."""
+    def promote_step(
+        self, label: str, event: dict[str, Any], build: Build, tag: str, target: str | None = None
+    ) -> dict[str, Any] | None:
+        """The event that should promote `build` (into `target`, default the scenario's): mounts only, zero
+        bytes moved, byte-exact target."""
+        target = target or self.target
         mark = self.dev.log_mark()
         decision = self.invoke(label, event, "promoted")
         log = self.dev.access_log(mark)
@@ -131,12 +139,12 @@ class Demo:
             f"{label}: expected {build.blobs} blobs mounted and 0 bytes moved, got {copy or 'no copy'}",
         )
         self.expect(
-            decision is not None and decision.get("target_repository") == self.target and decision["tags"] == [tag],
-            f"{label}: expected a promotion into {self.target}:{tag}",
+            decision is not None and decision.get("target_repository") == target and decision["tags"] == [tag],
+            f"{label}: expected a promotion into {target}:{tag}",
         )
         self.expect(
-            digest_of(self.dev.url, self.target, tag) == build.digest,
-            f"{label}: {self.target}:{tag} in the dev registry is not {build.digest}",
+            digest_of(self.dev.url, target, tag) == build.digest,
+            f"{label}: {target}:{tag} in the dev registry is not {build.digest}",
         )
         return decision
 
@@ -179,9 +187,10 @@ class Demo:
 
     def replicated(self, row: Row) -> str:
         """Is this image in the production registry's target repository (under its tag)?"""
-        if digest_of(self.prod.url, self.target, row.digest) != row.digest:
+        target = row.target or self.target
+        if digest_of(self.prod.url, target, row.digest) != row.digest:
             return "no"
-        if row.tag is not None and digest_of(self.prod.url, self.target, row.tag) == row.digest:
+        if row.tag is not None and digest_of(self.prod.url, target, row.tag) == row.digest:
             return "yes"
         return "by digest"
 
