@@ -37,10 +37,11 @@ def create_signing_key(client: Any, description: str) -> str:
     return str(metadata["Arn"])
 
 
-def with_trust(policy_json: str, key_arn: str) -> str:
-    """The cdk.json policy plus a trust section: only results signed by `key_arn` count."""
+def with_trust(policy_json: str, key_arn: str, extra_rules: list[dict[str, Any]] | None = None) -> str:
+    """The cdk.json policy plus a trust section (only results signed by `key_arn` count) and `extra_rules`."""
     policy = json.loads(policy_json)
     policy["trust"] = {"test_results": {"signed_by": [key_arn]}}
+    policy["rules"] = [*policy["rules"], *(extra_rules or [])]
     return json.dumps(policy)
 
 
@@ -53,8 +54,12 @@ class CiSigner:
 
     def attestation(self, digest: str, suite: str, result: str, url: str | None = None) -> dict[str, Any]:
         from promoter.attest.intoto import build_test_result  # noqa: PLC0415
+
+        return self.sign(self.key_arn, build_test_result(digest, suite, result, url=url))
+
+    def sign(self, key_arn: str, statement: Any) -> dict[str, Any]:
+        """The DSSE envelope (a JSON object) of an in-toto statement, signed by `key_arn` in the same KMS."""
         from promoter.attest.kms import KmsSigner  # noqa: PLC0415
 
-        statement = build_test_result(digest, suite, result, url=url)
-        signed: dict[str, Any] = KmsSigner(self.client, self.key_arn).sign_statement(statement).to_dict()
+        signed: dict[str, Any] = KmsSigner(self.client, key_arn).sign_statement(statement).to_dict()
         return signed

@@ -270,14 +270,15 @@ class Demo:
 
         self.section("11. Replication runs again; what each account's registry holds")
         self.replicate({})
-        self.verify_registries(promoted)
+        self.verify_registries({self.target: promoted})
         for row in self.rows:
             row.replicated = self.replicated(row)
             wanted = "yes" if row.outcome in {"promoted", "already-promoted"} else "no"
             self.expect(row.replicated == wanted, f"{row.image}: replicated? {row.replicated}, expected {wanted}")
 
-    def verify_registries(self, promoted: dict[str, str]) -> None:
-        """Only prefix repositories reached production, holding exactly the promoted digests, byte for byte."""
+    def verify_registries(self, expected: dict[str, dict[str, str]]) -> None:
+        """Only prefix repositories reached production, each target holding exactly its promoted digests
+        (target -> {tag: digest}), byte for byte the same in both registries."""
         from devtools.replication import list_repositories  # noqa: PLC0415 - needs lambda_src on sys.path
 
         failed_before = len(self.failures)
@@ -286,26 +287,29 @@ class Demo:
         say(f"   dev registry ({self.scenario.source_account}):        {', '.join(dev_repos)}")
         say(f"   production registry ({self.scenario.destination_account}): {', '.join(prod_repos) or 'nothing'}")
         self.expect(
-            prod_repos == [repo for repo in dev_repos if repo.startswith(prefix)] == [self.target],
-            f"the production registry should hold exactly {self.target}, it holds {prod_repos}",
+            prod_repos == [repo for repo in dev_repos if repo.startswith(prefix)] == sorted(expected),
+            f"the production registry should hold exactly {sorted(expected)}, it holds {prod_repos}",
         )
+        stay = [repo for repo in dev_repos if not repo.startswith(prefix)]
         self.expect(
-            SOURCE_REPOSITORY not in prod_repos and not images.list_tags(self.prod.url, SOURCE_REPOSITORY),
-            f"{SOURCE_REPOSITORY} reached the production registry",
+            not any(images.list_tags(self.prod.url, repo) for repo in stay),
+            f"one of {stay} reached the production registry",
         )
-        for registry, name in ((self.dev, "dev"), (self.prod, "production")):
-            held = {
-                tag: digest_of(registry.url, self.target, tag) for tag in images.list_tags(registry.url, self.target)
-            }
-            shown = ", ".join(f"{tag} {short(digest)}" for tag, digest in held.items())
-            say(f"   {self.target} in the {name} registry: {shown or 'nothing'}")
-            self.expect(held == promoted, f"{self.target} in the {name} registry holds {held}, expected {promoted}")
-        for tag, digest in promoted.items():
-            _, _, source_bytes = images.get_manifest(self.dev.url, SOURCE_REPOSITORY, digest)
-            _, _, prod_bytes = images.get_manifest(self.prod.url, self.target, tag)
-            self.expect(source_bytes == prod_bytes, f"{self.target}:{tag} is not byte-identical to the dev image")
+        for target, promoted in expected.items():
+            for registry, name in ((self.dev, "dev"), (self.prod, "production")):
+                held = {tag: digest_of(registry.url, target, tag) for tag in images.list_tags(registry.url, target)}
+                shown = ", ".join(f"{tag} {short(digest)}" for tag, digest in held.items())
+                say(f"   {target} in the {name} registry: {shown or 'nothing'}")
+                self.expect(held == promoted, f"{target} in the {name} registry holds {held}, expected {promoted}")
+            for tag, digest in promoted.items():
+                _, _, dev_bytes = images.get_manifest(self.dev.url, target, tag)
+                _, _, prod_bytes = images.get_manifest(self.prod.url, target, tag)
+                self.expect(
+                    dev_bytes == prod_bytes and images.sha256_digest(prod_bytes) == digest,
+                    f"{target}:{tag} is not byte-identical to the dev image {digest}",
+                )
         if failed_before == len(self.failures):
-            say(f"   {SOURCE_REPOSITORY} is not in the production registry; {self.target} has the same digests in both")
+            say(f"   {', '.join(stay)} stayed in the dev account; every target has the same digests in both")
 
     def leave_one_waiting(self) -> Build:
         """--keep: one more release, pushed and scanned clean, that waits for its tests (finished by hand)."""
