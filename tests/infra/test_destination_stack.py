@@ -50,7 +50,7 @@ def test_named_targets_are_pre_created_immutable_scanned_and_retained(scenario: 
     bodies = list(resources(scenario.destination, "AWS::ECR::Repository").values())
     assert [body["Properties"]["RepositoryName"] for body in bodies] == ["prod-microservice"]
     (body,) = bodies
-    assert body["Properties"]["ImageTagMutability"] == "IMMUTABLE"
+    assert body["Properties"]["ImageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
     assert body["Properties"]["ImageScanningConfiguration"] == {"ScanOnPush": True}
     # Production images survive `make destroy`; Retain is also what `cdk import` needs to adopt an existing one.
     assert body["DeletionPolicy"] == body["UpdateReplacePolicy"] == "Retain"
