@@ -44,8 +44,9 @@ def key_named(template: Template, alias: str) -> tuple[str, dict[str, Any]]:
 
 
 def statement(key: dict[str, Any], sid: str) -> dict[str, Any]:
-    (found,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == sid]
-    return found
+    found: list[dict[str, Any]] = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == sid]
+    assert len(found) == 1, sid
+    return found[0]
 
 
 def principals(found: dict[str, Any]) -> list[Any]:
@@ -221,7 +222,8 @@ def test_the_pem_is_the_der_public_key_armoured() -> None:
     # When it is armoured
     pem = pem_from_der(der)
     # Then any PEM reader loads the same key, and the body is base64 of the DER in 64-character lines
-    assert serialization.load_pem_public_key(pem.encode()).public_numbers() == public.public_numbers()
+    loaded = serialization.load_pem_public_key(pem.encode())
+    assert isinstance(loaded, ec.EllipticCurvePublicKey) and loaded.public_numbers() == public.public_numbers()
     lines = pem.splitlines()
     assert lines[0] == "-----BEGIN PUBLIC KEY-----" and lines[-1] == "-----END PUBLIC KEY-----"
     assert all(len(line) <= 64 for line in lines[1:-1])
