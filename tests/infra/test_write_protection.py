@@ -165,7 +165,11 @@ def test_an_existing_target_is_not_created_but_protected_in_place(
         for r in resources(template, "AWS::ECR::Repository").values()
         if r["Properties"]["RepositoryName"] in GLOB_EXISTING_TARGETS
     ]
-    assert adoption["putImageTagMutability"]["parameters"]["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    assert adoption["putImageTagMutability"]["parameters"] == {
+        "repositoryName": "prod-legacy-app",
+        "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION",
+        "imageTagMutabilityExclusionFilters": [{"filterType": "WILDCARD", "filter": "sha256-*"}],
+    }
     assert adoption["putImageScanningConfiguration"]["parameters"]["imageScanningConfiguration"] == {"scanOnPush": True}
     document = json.loads(adoption["setRepositoryPolicy"]["parameters"]["policyText"])
     role = promoter_role(template)
