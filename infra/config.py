@@ -69,6 +69,13 @@ NO_TRUST_WARNING = (
     "the test gate then trusts everyone who can put events in the account (add "
     "trust.test_results.signed_by; 'signed_test_results': true creates a CI signing key)"
 )
+# The fixed alias of the stack's CI signing key (infra.signing_keys), so a policy can name it before it exists.
+CI_KEY_ALIAS = "alias/ecr-promoter/ci-test-results"
+UNUSED_CI_KEY_WARNING = (
+    "cdk.json context 'signed_test_results': the stack creates the CI signing key, but the policy does not name "
+    f'it (trust.test_results.signed_by: "arn:aws:kms:<region>:<account>:{CI_KEY_ALIAS}"): results it signs '
+    "count no more than unsigned ones"
+)
 
 
 class ConfigError(ValueError):
@@ -190,6 +197,8 @@ class DeployConfig(_Strict):
         warnings = check_prefix(self.policy, self.replication_prefix).warnings
         if self.policy.trust.test_results is None and self._needs_posted_results:
             warnings = (*warnings, NO_TRUST_WARNING)
+        if self.signed_test_results and not any(key.endswith(f":{CI_KEY_ALIAS}") for key in self.verification_keys):
+            warnings = (*warnings, UNUSED_CI_KEY_WARNING)
         return warnings
 
     @property

@@ -22,15 +22,15 @@ from collections.abc import Sequence
 from aws_cdk import RemovalPolicy, aws_iam, aws_kms
 from constructs import Construct
 
-from infra.config import AccountRegion
+from infra.config import CI_KEY_ALIAS, AccountRegion
 from infra.nag import acknowledge
 
 KEY_SPEC = "ECC_NIST_P256"
 KEY_USAGE = "SIGN_VERIFY"
 SIGNING_ALGORITHM = "ECDSA_SHA_256"
 # Fixed alias names, so a policy can name the stack's keys (alias ARN) before the first deploy.
-CI_KEY_ALIAS = "alias/ecr-promoter/ci-test-results"
 ATTESTATION_KEY_ALIAS = "alias/ecr-promoter/attestation"
+__all__ = ["ATTESTATION_KEY_ALIAS", "CI_KEY_ALIAS", "SigningKey", "grant_verification", "verification_statements"]
 # What verifying a signature takes: the key's spec/usage (DescribeKey), then Verify or the public key.
 VERIFY_ACTIONS = ("kms:DescribeKey", "kms:GetPublicKey", "kms:Verify")
 # Key administration (the KMS console's "key administrators" set), spelled out: no Sign/Verify, no CreateGrant.

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from typing import Any
 
+import boto3
+import moto
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from infra.config import NO_TRUST_WARNING, ConfigError, DeployConfig
+from infra.config import NO_TRUST_WARNING, UNUSED_CI_KEY_WARNING, ConfigError, DeployConfig
+from infra.custom_resources import public_key_pem
 from infra.custom_resources.public_key_pem import pem_from_der
 from infra.promoter_function import HANDLER
 from infra.signing_keys import CI_KEY_ALIAS, KEY_ADMIN_ACTIONS, verification_statements
@@ -228,3 +232,52 @@ def test_the_pem_is_the_der_public_key_armoured() -> None:
     assert lines[0] == "-----BEGIN PUBLIC KEY-----" and lines[-1] == "-----END PUBLIC KEY-----"
     assert all(len(line) <= 64 for line in lines[1:-1])
     assert base64.b64decode("".join(lines[1:-1])) == der
+
+
+def test_a_ci_key_the_policy_does_not_trust_is_a_warning(keys_scenario: Synthesized) -> None:
+    assert UNUSED_CI_KEY_WARNING not in DeployConfig.from_context(keys_scenario.context).warnings
+    context = scenario_context()
+    context["signed_test_results"] = True
+    assert UNUSED_CI_KEY_WARNING in DeployConfig.from_context(context).warnings
+
+
+class _Answer:
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+
+    def __call__(self, request: Any, timeout: float) -> Any:
+        assert request.get_method() == "PUT" and request.full_url.startswith("https://")
+        self.bodies.append(json.loads(request.data))
+        return contextlib.nullcontext()
+
+
+def _event(request_type: str, key: str) -> dict[str, Any]:
+    return {
+        "RequestType": request_type,
+        "ResponseURL": "https://cloudformation-custom-resource-response.example/presigned",
+        "StackId": "stack",
+        "RequestId": "request",
+        "LogicalResourceId": "PublicKey",
+        "ResourceProperties": {"KeyArn": key},
+    }
+
+
+def test_the_pem_custom_resource_answers_with_the_keys_public_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a P-256 signing key in (moto's) KMS, whose GetPublicKey returns real DER (NOTES: moto 5.2.5 KMS)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    answer = _Answer()
+    monkeypatch.setattr(public_key_pem.urllib.request, "urlopen", answer)
+    with moto.mock_aws():
+        kms = boto3.client("kms", region_name="us-west-2")
+        key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+        der = bytes(kms.get_public_key(KeyId=key)["PublicKey"])
+        # When CloudFormation creates the resource, and then asks for one of a missing key
+        public_key_pem.on_event(_event("Create", key), None)
+        public_key_pem.on_event(_event("Update", key.replace(key[-12:], "000000000000")), None)
+    # Then the first answer carries the PEM of that DER, the second fails with a reason (no hour-long wait)
+    created, failed = answer.bodies
+    assert created["Status"] == "SUCCESS" and created["PhysicalResourceId"] == key
+    assert created["Data"]["Pem"] == pem_from_der(der)
+    assert failed["Status"] == "FAILED" and "NotFoundException" in failed["Reason"] and failed["Data"] == {}
