@@ -16,10 +16,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from infra.ci_suites import CiSuites, SuiteNameError, ci_suites
 from infra.prefix_safety import check_prefix
+from promoter.contract import SuitePrefix
 from promoter.policy import Policy, PolicyError, is_valid_repository_name, load_policy
 
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -50,9 +51,31 @@ OPTIONAL_KEYS = (
     "create_reference_repositories",
     "existing_target_repositories",
     "log_level",
+    "signed_test_results",
+    "attestation",
 )
 KNOWN_KEYS = (*REQUIRED_KEYS, *OPTIONAL_KEYS)
-_STRUCTURED_KEYS = {"source", "destination", "ci_principals", "alarm_topic_arns", "existing_target_repositories"}
+_STRUCTURED_KEYS = {
+    "source",
+    "destination",
+    "ci_principals",
+    "alarm_topic_arns",
+    "existing_target_repositories",
+    "signed_test_results",
+    "attestation",
+}
+NO_TRUST_WARNING = (
+    "cdk.json context 'promotion_policy': no 'trust' section, so test results are accepted unsigned: "
+    "the test gate then trusts everyone who can put events in the account (add "
+    "trust.test_results.signed_by; 'signed_test_results': true creates a CI signing key)"
+)
+# The fixed alias of the stack's CI signing key (infra.signing_keys), so a policy can name it before it exists.
+CI_KEY_ALIAS = "alias/ecr-promoter/ci-test-results"
+UNUSED_CI_KEY_WARNING = (
+    "cdk.json context 'signed_test_results': the stack creates the CI signing key, but the policy does not name "
+    f'it (trust.test_results.signed_by: "arn:aws:kms:<region>:<account>:{CI_KEY_ALIAS}"): results it signs '
+    "count no more than unsigned ones"
+)
 
 
 class ConfigError(ValueError):
@@ -129,6 +152,19 @@ class DeployConfig(_Strict):
     # AlreadyExists on the first deploy); it applies the same write protection to them in place.
     existing_target_repositories: tuple[str, ...] = ()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # A KMS key (ECC_NIST_P256, SIGN_VERIFY) only `ci_principals` may sign test results with (infra.signing_keys).
+    signed_test_results: StrictBool = False
+    # A KMS key only the function may sign with: a signed verification summary on every promoted image.
+    attestation: StrictBool = False
+
+    @property
+    def verification_keys(self) -> tuple[str, ...]:
+        """Every KMS key the policy trusts (test results and approvals), in policy order, once each."""
+        keys: list[str] = list(self.policy.trust.test_results.signed_by) if self.policy.trust.test_results else []
+        for rule in self.policy.rules:
+            if rule.require.approval is not None:
+                keys.extend(rule.require.approval.signed_by)
+        return tuple(dict.fromkeys(keys))
 
     @property
     def named_sources(self) -> tuple[str, ...]:
@@ -158,7 +194,19 @@ class DeployConfig(_Strict):
     @property
     def warnings(self) -> tuple[str, ...]:
         """Legal but risky settings, printed at synth (the prefix overlaps of aws/containers-roadmap#2129)."""
-        return check_prefix(self.policy, self.replication_prefix).warnings
+        warnings = check_prefix(self.policy, self.replication_prefix).warnings
+        if self.policy.trust.test_results is None and self._needs_posted_results:
+            warnings = (*warnings, NO_TRUST_WARNING)
+        if self.signed_test_results and not any(key.endswith(f":{CI_KEY_ALIAS}") for key in self.verification_keys):
+            warnings = (*warnings, UNUSED_CI_KEY_WARNING)
+        return warnings
+
+    @property
+    def _needs_posted_results(self) -> bool:
+        """Whether a rule requires a suite that only a posted `Image Test Result` can pass (builds and
+        pipeline runs are re-read from their APIs, so they are not forgeable by PutEvents)."""
+        api_confirmed = tuple(prefix.value for prefix in SuitePrefix)
+        return any(not suite.startswith(api_confirmed) for rule in self.policy.rules for suite in rule.require.tests)
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> DeployConfig:

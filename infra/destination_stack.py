@@ -12,6 +12,7 @@ from infra.config import DeployConfig
 from infra.notifications import AlarmNotifications
 from infra.registry_settings import DestinationRegistryPolicy
 from infra.replication_alarm import ReplicationFailureAlarm
+from infra.repositories import TARGET_TAG_RULE, mutable_tag_filters
 
 
 class DestinationStack(Stack):
@@ -49,7 +50,9 @@ class DestinationStack(Stack):
                 repository_name=name,
                 image_scan_on_push=True,
                 # A promoted tag must never move: immutability turns a re-push into a visible conflict.
-                image_tag_mutability=aws_ecr.TagMutability.IMMUTABLE,
+                image_tag_mutability=TARGET_TAG_RULE,
+                # Replication must be able to move the `sha256-*` attestation/signature tags it ships.
+                image_tag_mutability_exclusion_filters=mutable_tag_filters(),
                 # Production images outlive the stack: `make destroy` lists them and how to delete them by hand.
                 # RETAIN also lets `cdk import` adopt a repository that already exists (DEPLOY.md).
                 removal_policy=RemovalPolicy.RETAIN,

@@ -6,6 +6,7 @@ from aws_cdk import aws_dynamodb, aws_iam
 
 from infra.config import DeployConfig
 from infra.nag import acknowledge
+from promoter.contract import DEFAULT_EVENT_BUS
 
 # Pull an image: manifests, blobs, tags and scan findings of a source repository.
 # Cross-repository blob mount reads the `from` repository, which needs ecr:GetDownloadUrlForLayer on it
@@ -18,7 +19,8 @@ ECR_READ_ACTIONS = (
     "ecr:DescribeImageScanFindings",
     "ecr:ListImages",
 )
-# Push an image into a target; BatchGetImage/DescribeImages tell "already promoted" from "tag conflict".
+# Push an image into a target; BatchGetImage/DescribeImages tell "already promoted" from "tag conflict";
+# ListImages/DescribeImages let the bypass audit list every digest a target holds.
 ECR_WRITE_ACTIONS = (
     "ecr:InitiateLayerUpload",
     "ecr:UploadLayerPart",
@@ -27,10 +29,12 @@ ECR_WRITE_ACTIONS = (
     "ecr:BatchCheckLayerAvailability",
     "ecr:BatchGetImage",
     "ecr:DescribeImages",
+    "ecr:ListImages",
 )
 INSPECTOR_ACTION = "inspector2:ListFindings"
 CODEBUILD_ACTION = "codebuild:BatchGetBuilds"
 CODEPIPELINE_ACTION = "codepipeline:GetPipelineExecution"
+PUT_EVENTS_ACTION = "events:PutEvents"
 # Exactly the calls promoter.ledger makes (conditional puts, updates, pending clean-up, queries).
 LEDGER_ACTIONS = (
     "dynamodb:GetItem",
@@ -61,6 +65,12 @@ def promotion_statements(config: DeployConfig, table_arn: str) -> list[aws_iam.P
         # needs inspector2:ListFindings (ECR user guide, "IAM permissions required for enhanced scanning").
         # ListFindings has no resource type (Service Authorization Reference, Amazon Inspector2): `*` only.
         aws_iam.PolicyStatement(sid="EnhancedScanFindings", actions=[INSPECTOR_ACTION], resources=["*"]),
+        # Decisions go out as events on the account's default bus (Env.EVENT_BUS), and on no other bus.
+        aws_iam.PolicyStatement(
+            sid="PublishDecisions",
+            actions=[PUT_EVENTS_ACTION],
+            resources=[source.arn("events", f"event-bus/{DEFAULT_EVENT_BUS}")],
+        ),
         *_ci_statements(config),
     ]
 

@@ -12,7 +12,7 @@ from infra.environment_limit import EnvironmentFits
 from infra.permissions import grant_promotion
 from infra.powertools_layer import powertools_layer
 from infra.queues import holding_queue
-from promoter.contract import METRICS_NAMESPACE, SERVICE_NAME, Env
+from promoter.contract import DEFAULT_EVENT_BUS, METRICS_NAMESPACE, SERVICE_NAME, Env
 
 # METRICS_NAMESPACE and SERVICE_NAME stay importable from here for modules that predate the contract module.
 __all__ = ["ASSET_EXCLUDES", "HANDLER", "LAMBDA_SOURCE", "METRICS_NAMESPACE", "SERVICE_NAME", "PromoterFunction"]
@@ -54,6 +54,7 @@ class PromoterFunction(Construct):
         self.environment: dict[str, str] = {
             Env.PROMOTION_POLICY: config.policy_json,
             Env.LEDGER_TABLE: ledger.table_name,
+            Env.EVENT_BUS: DEFAULT_EVENT_BUS,
             Env.POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
             Env.POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
             Env.POWERTOOLS_LOG_LEVEL: config.log_level,

@@ -7,6 +7,15 @@ from collections.abc import Iterable, Sequence
 from aws_cdk import RemovalPolicy, aws_ecr, aws_iam
 from constructs import Construct
 
+from promoter.contract import TARGET_MUTABLE_TAG_FILTERS, TARGET_TAG_MUTABILITY
+
+# Release tags never move; the `sha256-*` tag-schema tags (cosign `.att`/`.sig`, referrers fallback index) may.
+TARGET_TAG_RULE = aws_ecr.TagMutability(TARGET_TAG_MUTABILITY)
+
+
+def mutable_tag_filters() -> list[aws_ecr.ImageTagMutabilityExclusionFilter]:
+    return [aws_ecr.ImageTagMutabilityExclusionFilter.wildcard(pattern) for pattern in TARGET_MUTABLE_TAG_FILTERS]
+
 
 class ImageRepositories(Construct):
     """`mutable`: reference source repositories (a demo convenience, removed with the stack, images too).
@@ -44,7 +53,8 @@ class ImageRepositories(Construct):
                 repository_name=name,
                 image_scan_on_push=True,
                 # Immutability turns a re-push of a promoted tag into a visible conflict.
-                image_tag_mutability=aws_ecr.TagMutability.IMMUTABLE,
+                image_tag_mutability=TARGET_TAG_RULE,
+                image_tag_mutability_exclusion_filters=mutable_tag_filters(),
                 removal_policy=RemovalPolicy.RETAIN,
             )
             for statement in policy:

@@ -19,9 +19,15 @@ from constructs import Construct
 
 from infra.config import AccountRegion
 from infra.write_protection import protection_document
+from promoter.contract import TARGET_MUTABLE_TAG_FILTERS, TARGET_TAG_MUTABILITY
 
 SCAN_ON_PUSH: dict[str, Any] = {"imageScanningConfiguration": {"scanOnPush": True}}
-IMMUTABLE_TAGS: dict[str, Any] = {"imageTagMutability": "IMMUTABLE"}
+IMMUTABLE_TAGS: dict[str, Any] = {
+    "imageTagMutability": TARGET_TAG_MUTABILITY,
+    "imageTagMutabilityExclusionFilters": [
+        {"filterType": "WILDCARD", "filter": pattern} for pattern in TARGET_MUTABLE_TAG_FILTERS
+    ],
+}
 
 
 def _call(repository: str, action: str, parameters: dict[str, Any]) -> custom_resources.AwsSdkCall:

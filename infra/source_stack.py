@@ -14,6 +14,8 @@ from infra.ledger import LedgerTable
 from infra.promoter_function import PromoterFunction
 from infra.registry_settings import SourceRegistrySettings
 from infra.repositories import ImageRepositories
+from infra.signing_keys import grant_verification
+from infra.stack_keys import PromotionKeys
 from infra.target_protection import TargetWriteProtection
 from infra.triggers import PromotionTriggers
 from promoter.contract import StackOutput
@@ -48,6 +50,8 @@ class SourceStack(Stack):
             destination_account=config.destination.account,
             destination_region=config.destination.region,
         )
+        grant_verification(promoter.role, config.verification_keys, config.source)
+        PromotionKeys(self, "SigningKeys", config=config, promoter=promoter)
         protection = TargetWriteProtection(self, "TargetProtection", config=config, promoter=promoter)
         # Named targets are always the stack's (write-protected); named sources only as a demo convenience.
         ImageRepositories(

@@ -111,7 +111,21 @@ class StackOutput(StrEnum):
     TEST_RESULT_BUS = "TestResultBusName"
     LEDGER_TABLE = "LedgerTableName"
     FAILURE_QUEUE_URL = "FailureQueueUrl"
+    # Present only when cdk.json asks for the key (`signed_test_results` / `attestation`).
+    CI_SIGNING_KEY_ARN = "CiSigningKeyArn"
+    CI_SIGNING_KEY_ALIAS = "CiSigningKeyAlias"
+    ATTESTATION_KEY_ARN = "AttestationKeyArn"
+    ATTESTATION_PUBLIC_KEY = "AttestationPublicKeyPem"
 
+
+# Tag mutability of every target repository (stack-, adoption- and function-created, in both accounts):
+# release tags immutable; only the tag-schema tags cosign and the OCI referrers fallback move
+# (`sha256-<hex>`, `sha256-<hex>.att`/`.sig`), so an attestation or signature added later can be attached.
+TARGET_TAG_MUTABILITY = "IMMUTABLE_WITH_EXCLUSION"
+TARGET_MUTABLE_TAG_FILTERS = ("sha256-*",)
+
+# The account's default event bus: where the function puts its decisions (Env.EVENT_BUS).
+DEFAULT_EVENT_BUS = "default"
 
 SOURCE_STACK_NAME = "EcrPromoterSource"
 DESTINATION_STACK_NAME = "EcrPromoterDestination"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.cdk import Synthesized, glob_context, scenario_context, synth_once
+from tests.support.cdk import Synthesized, glob_context, keys_context, scenario_context, synth_once
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +21,9 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 def glob_scenario(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """A glob rule (`dev-*` → `prod-{name}`) requiring CodeBuild/pipeline suites, and an adopted named target."""
     return synth_once(tmp_path_factory, "glob", glob_context())
+
+
+@pytest.fixture(scope="session")
+def keys_scenario(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """Both signing keys on, and a policy whose trust section and approval name keys in every spelling."""
+    return synth_once(tmp_path_factory, "keys", keys_context())

@@ -40,6 +40,8 @@ def test_scenario_context_is_the_reference_scenario() -> None:
     assert rule.require.scan is not None and rule.require.scan.fail_on == ("CRITICAL",)
     assert config.alarm_email is None
     assert config.alarm_topic_arns == ()
+    # No signing keys by default: the reference scenario deploys as before those keys existed.
+    assert (config.signed_test_results, config.attestation) == (False, False)
 
 
 def test_policy_json_is_the_context_policy_compacted() -> None:

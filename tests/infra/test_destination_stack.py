@@ -50,7 +50,11 @@ def test_named_targets_are_pre_created_immutable_scanned_and_retained(scenario: 
     bodies = list(resources(scenario.destination, "AWS::ECR::Repository").values())
     assert [body["Properties"]["RepositoryName"] for body in bodies] == ["prod-microservice"]
     (body,) = bodies
-    assert body["Properties"]["ImageTagMutability"] == "IMMUTABLE"
+    assert body["Properties"]["ImageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    # Only the tag-schema tags that carry referrers may move (replication extends a `sha256-<hex>.att`).
+    assert body["Properties"]["ImageTagMutabilityExclusionFilters"] == [
+        {"ImageTagMutabilityExclusionFilterType": "WILDCARD", "ImageTagMutabilityExclusionFilterValue": "sha256-*"}
+    ]
     assert body["Properties"]["ImageScanningConfiguration"] == {"ScanOnPush": True}
     # Production images survive `make destroy`; Retain is also what `cdk import` needs to adopt an existing one.
     assert body["DeletionPolicy"] == body["UpdateReplacePolicy"] == "Retain"

@@ -112,6 +112,7 @@ def test_function_environment(scenario: Synthesized, template: Template, promote
     assert set(env) == {
         Env.PROMOTION_POLICY,
         Env.LEDGER_TABLE,
+        Env.EVENT_BUS,
         Env.POWERTOOLS_SERVICE_NAME,
         Env.POWERTOOLS_METRICS_NAMESPACE,
         Env.POWERTOOLS_LOG_LEVEL,
@@ -122,6 +123,7 @@ def test_function_environment(scenario: Synthesized, template: Template, promote
     assert env[Env.POWERTOOLS_SERVICE_NAME] == SERVICE_NAME
     assert env[Env.POWERTOOLS_METRICS_NAMESPACE] == METRICS_NAMESPACE
     assert env[Env.POWERTOOLS_LOG_LEVEL] == "INFO"
+    assert env[Env.EVENT_BUS] == "default"  # decisions go out on the account's default bus
 
 
 def test_function_logs_to_its_own_group_with_retention(template: Template, promoter: tuple[str, Any]) -> None:
@@ -373,7 +375,7 @@ def test_reference_repositories(template: Template) -> None:
     }
     assert set(repos) == {"dev-microservice", "prod-microservice"}
     assert all(repo["ImageScanningConfiguration"] == {"ScanOnPush": True} for repo in repos.values())
-    assert repos["prod-microservice"]["ImageTagMutability"] == "IMMUTABLE"
+    assert repos["prod-microservice"]["ImageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
     assert repos["dev-microservice"]["ImageTagMutability"] == "MUTABLE"
     # Promoted (and replicated) images outlive the stack; the demo's source repository does not.
     deletion = {

@@ -80,7 +80,7 @@ def check_protection(document: dict[str, Any], role: str, deployers: list[Any]) 
 def test_a_stack_created_target_denies_writes_to_all_but_the_promoter(scenario: Synthesized) -> None:
     template = scenario.source
     target = repository(template, "prod-microservice")
-    assert target["Properties"]["ImageTagMutability"] == "IMMUTABLE"
+    assert target["Properties"]["ImageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
     assert target["Properties"]["ImageScanningConfiguration"] == {"ScanOnPush": True}
     check_protection(target["Properties"]["RepositoryPolicyText"], promoter_role(template), [CFN_EXEC_ROLE])
 
@@ -165,7 +165,11 @@ def test_an_existing_target_is_not_created_but_protected_in_place(
         for r in resources(template, "AWS::ECR::Repository").values()
         if r["Properties"]["RepositoryName"] in GLOB_EXISTING_TARGETS
     ]
-    assert adoption["putImageTagMutability"]["parameters"]["imageTagMutability"] == "IMMUTABLE"
+    assert adoption["putImageTagMutability"]["parameters"] == {
+        "repositoryName": "prod-legacy-app",
+        "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION",
+        "imageTagMutabilityExclusionFilters": [{"filterType": "WILDCARD", "filter": "sha256-*"}],
+    }
     assert adoption["putImageScanningConfiguration"]["parameters"]["imageScanningConfiguration"] == {"scanOnPush": True}
     document = json.loads(adoption["setRepositoryPolicy"]["parameters"]["policyText"])
     role = promoter_role(template)

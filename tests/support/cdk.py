@@ -139,3 +139,23 @@ def synth_once(tmp_path_factory: pytest.TempPathFactory, name: str, context: dic
             synthesize(context, outdir)
             done.write_text("ok")
     return Synthesized(outdir=outdir, context=context)
+
+
+# Both signing keys, and a policy that trusts the stack's CI key by alias ARN, another key by ARN and by id,
+# and an approver's key in another account by alias ARN.
+KEYS_TRUSTED = [
+    "arn:aws:kms:us-west-2:111122223333:alias/ecr-promoter/ci-test-results",
+    "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "0987dcba-09fe-87dc-65ba-ab0987654321",
+]
+KEYS_APPROVER = "arn:aws:kms:eu-west-1:777788889999:alias/release-approvers"
+
+
+def keys_context() -> dict[str, Any]:
+    context = scenario_context()
+    context["signed_test_results"] = True
+    context["attestation"] = True
+    policy = context["promotion_policy"]
+    policy["trust"] = {"test_results": {"signed_by": list(KEYS_TRUSTED)}}
+    policy["rules"][0]["require"]["approval"] = {"signed_by": [KEYS_APPROVER]}
+    return context
