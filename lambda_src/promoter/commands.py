@@ -82,6 +82,19 @@ class ManualPromote(CommandBase):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ApprovalDecision(CommandBase):
+    """A person's signed approve or reject of one image for one rule; only the signature makes it count."""
+
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+    rule: str
+    decision: Literal["approve", "reject"]
+    reason: str
+    attestation: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class StatusQuery(CommandBase):
     repository: str
     tag: str | None = None
@@ -105,5 +118,6 @@ Command = (
     | PipelineSucceeded
     | Reconcile
     | ManualPromote
+    | ApprovalDecision
     | StatusQuery
 )

@@ -183,6 +183,8 @@ def plan_rule(
             return decided(Outcome.PENDING, reasons)
         if not allow_override:
             return decided(Outcome.PENDING, ("override refused: the policy has allow_override false", *reasons))
+        if gates.awaiting_approval:
+            return decided(Outcome.PENDING, ("override refused: an approval needs a signature", *reasons))
         override = trigger.override_reason
         reasons = (f"override: {override}", *reasons)
     copy = CopyImage(rule.name, repository, digest, target, promotable, reasons, override)

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from promoter.commands import (
+    ApprovalDecision,
     Command,
     CommandBase,
     ImagePushed,
@@ -36,6 +37,7 @@ from promoter.registry.errors import InvalidReference
 from promoter.registry.reference import validate_digest, validate_repository_name, validate_tag
 
 __all__ = [
+    "ApprovalDecision",
     "Command",
     "CommandBase",
     "ImagePushed",
@@ -309,6 +311,20 @@ class _StatusRequest(_ImageRequest):
     action: Literal["status"]
 
 
+class _ApprovalRequest(_ImageRequest):
+    action: Literal["approve", "reject"]
+    rule: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=1024)
+    # Optional here so an unsigned approval is answered `ignored` with its reason, not as unreadable input.
+    attestation: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _reason_is_text(self) -> _ApprovalRequest:
+        if not self.reason.strip():
+            raise ValueError("'reason' must say why")
+        return self
+
+
 class _ReconcileRequest(_Strict):
     action: Literal["reconcile"]
 
@@ -330,6 +346,20 @@ def _on_status(raw: dict[str, Any], base: dict[str, Any]) -> Command:
     return StatusQuery(**base, repository=request.repository, tag=request.tag, digest=request.digest)
 
 
+def _on_approval(raw: dict[str, Any], base: dict[str, Any]) -> Command:
+    request = _ApprovalRequest.model_validate(raw)
+    return ApprovalDecision(
+        **base,
+        repository=request.repository,
+        tag=request.tag,
+        digest=request.digest,
+        rule=request.rule,
+        decision=request.action,
+        reason=request.reason.strip(),
+        attestation=request.attestation,
+    )
+
+
 def _on_reconcile(raw: dict[str, Any], base: dict[str, Any]) -> Command:
     extra = set(raw) - {"action"}
     if extra:
@@ -342,6 +372,8 @@ ACTION_READERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Command]] =
     "promote": _on_promote,
     "status": _on_status,
     "reconcile": _on_reconcile,
+    "approve": _on_approval,
+    "reject": _on_approval,
 }
 
 

@@ -8,6 +8,7 @@ Layout (all keys are strings):
                           PROMOTED#<target>#<tag>      one item per promoted tag, created once (conditional)
                           DECISION#<event id>#<rule>   decision history, first delivery wins
                           PARENT#<index digest>        an image index that lists this digest as a child
+                          APPROVAL#<rule>#<envelope>   a verified signed approve/reject, once per envelope
   PENDING                 <repo>@<digest>              candidates `reconcile` re-evaluates
   REVISION#<revision>     IMAGE#<repo>@<digest>        images built from a commit (tag or OCI label)
                           SUITE#<suite>                pipeline/codebuild successes for that commit
@@ -25,7 +26,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from promoter.contract import LedgerKey
-from promoter.gates import Evidence, ScanEvidence, SuiteResult
+from promoter.gates import ApprovalRecord, Evidence, ScanEvidence, SuiteResult
 from promoter.ports import HistoryEntry, ImageRecord, Promotion
 
 PENDING_PARTITION = "PENDING"
@@ -49,6 +50,18 @@ def _conditional_failed(error: ClientError) -> bool:
 def _time(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _approval(item: dict[str, Any]) -> ApprovalRecord:
+    decision = item["decision"]["S"]
+    return ApprovalRecord(
+        rule=item["rule"]["S"],
+        decision="reject" if decision == "reject" else "approve",
+        key_id=item["key_id"]["S"],
+        reason=item["reason"]["S"],
+        at=_time(item["at"]["S"]),
+        attestation_digest=item["attestation_digest"]["S"],
+    )
 
 
 class DynamoLedger:
@@ -113,6 +126,19 @@ class DynamoLedger:
             UpdateExpression=update,
             ExpressionAttributeValues=values,
         )
+
+    def record_approval(self, repository: str, digest: str, approval: ApprovalRecord) -> bool:
+        item = {
+            PK: _s(_image_key(repository, digest)),
+            SK: _s(f"APPROVAL#{approval.rule}#{approval.attestation_digest}"),
+            "rule": _s(approval.rule),
+            "decision": _s(approval.decision),
+            "key_id": _s(approval.key_id),
+            "reason": _s(approval.reason),
+            "at": _s(approval.at.isoformat()),
+            "attestation_digest": _s(approval.attestation_digest),
+        }
+        return self._put_if(item, "attribute_not_exists(pk)")
 
     def link_revision(self, revision: str, repository: str, digest: str) -> None:
         self._client.put_item(
@@ -198,6 +224,7 @@ class DynamoLedger:
         promotions: list[Promotion] = []
         history: list[HistoryEntry] = []
         parents: list[str] = []
+        approvals: list[ApprovalRecord] = []
         for item in self._query(_image_key(repository, digest)):
             sort_key = item[SK]["S"]
             if sort_key.startswith("TEST#"):
@@ -221,9 +248,12 @@ class DynamoLedger:
                 history.append(HistoryEntry.from_dict(json.loads(item["decision"]["S"]), _time(item["at"]["S"])))
             elif sort_key.startswith("PARENT#"):
                 parents.append(sort_key.removeprefix("PARENT#"))
+            elif sort_key.startswith("APPROVAL#"):
+                approvals.append(_approval(item))
         history.sort(key=lambda entry: entry.at)
+        approvals.sort(key=lambda approval: approval.at)
         return ImageRecord(
-            evidence=Evidence(tests=tests, scan=scan),
+            evidence=Evidence(tests=tests, scan=scan, approvals=tuple(approvals)),
             pushed_at=pushed_at,
             promotions=tuple(promotions),
             history=tuple(history[-HISTORY_LIMIT:]),

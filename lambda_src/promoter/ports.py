@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from promoter.contract import Outcome
 from promoter.decision import CopyStats, Decision
-from promoter.gates import Evidence, ScanEvidence, SuiteResult
+from promoter.gates import ApprovalRecord, Evidence, ScanEvidence, SuiteResult
 from promoter.scan_evidence import ScanReading
 
 
@@ -108,6 +108,10 @@ class Ledger(Protocol):
     def record_scan(self, repository: str, digest: str, scan: ScanEvidence) -> bool: ...
 
     def record_push(self, repository: str, digest: str, at: datetime, tag: str | None) -> None: ...
+
+    def record_approval(self, repository: str, digest: str, approval: ApprovalRecord) -> bool:
+        """Store a verified approval or rejection (once per signed envelope); True when stored."""
+        ...
 
     def link_revision(self, revision: str, repository: str, digest: str) -> None: ...
 
@@ -204,4 +208,30 @@ class TestResultVerifier(Protocol):
 
     def verify(self, attestation: Mapping[str, Any] | None, digest: str, suite: str, result: str) -> str | None:
         """None when the envelope is signed by a trusted key and agrees with the event; else the reason why not."""
+        ...
+
+
+@dataclass(frozen=True)
+class SignedApproval:
+    """What a verified approval envelope says: who signed it (key ARN), why, and which envelope it was."""
+
+    key_id: str
+    reason: str
+    attestation_digest: str
+
+
+class ApprovalVerifier(Protocol):
+    """Checks a signed approval against the rule's approver keys (promoter.attest does the DSSE work)."""
+
+    def verify(
+        self,
+        attestation: Mapping[str, Any] | None,
+        digest: str,
+        *,
+        rule: str,
+        decision: str,
+        repository: str,
+        trusted: tuple[str, ...],
+    ) -> SignedApproval | str:
+        """The signed approval when a key of `trusted` signed it for this digest, rule and decision; else why not."""
         ...

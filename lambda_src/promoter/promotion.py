@@ -14,8 +14,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from promoter.approvals import verified_approval
 from promoter.ci_successes import CiSuccesses
 from promoter.commands import (
+    ApprovalDecision,
     Command,
     ImagePushed,
     ImageTestResult,
@@ -32,6 +34,7 @@ from promoter.decision import wanted_tags as _wanted_tags
 from promoter.gates import ScanEvidence, SuiteResult
 from promoter.policy import Policy
 from promoter.ports import (
+    ApprovalVerifier,
     BuildConfirmer,
     HistoryEntry,
     ImageRecord,
@@ -69,6 +72,8 @@ class Services:
     account_id: str | None = None
     # Verifies signed test results when the policy has a trust section; None: none can be verified.
     test_results: TestResultVerifier | None = None
+    # Verifies signed approvals against each rule's approver keys; None: none can be verified.
+    approvals: ApprovalVerifier | None = None
     clock: Callable[[], datetime] = field(default=_now)
 
 
@@ -105,6 +110,7 @@ class PromotionService:
         self.ci = CiSuccesses(services.ledger, services.pipeline_runs, services.build_runs)
         self.account_id = services.account_id
         self.verifier = services.test_results
+        self.approvals = services.approvals
         self.clock = services.clock
 
     # ---- one candidate --------------------------------------------------------------------
@@ -294,6 +300,19 @@ class PromotionService:
         trigger = Trigger(event.event_id, event.time, "manual", event.dry_run, event.override_reason)
         return Report(self.evaluate(event.repository, digest, self.policy.rules_for(event.repository), trigger))
 
+    def on_approval(self, event: ApprovalDecision) -> Report:
+        """Record a verified approve/reject, then decide the image again (an approval may promote it)."""
+        repository = event.repository
+        digest = self._digest_of(repository, event.tag, event.digest)
+        if digest is None:
+            return Report(error=f"{repository}:{event.tag or event.digest} not found")
+        matches = self.policy.rules_for(repository)
+        approval = verified_approval(event, digest, matches, self.policy, self.approvals)
+        if isinstance(approval, str):
+            return Report([ignored(repository, digest, approval, event.rule)])
+        self.ledger.record_approval(repository, digest, approval)
+        return Report(self.evaluate(repository, digest, matches, Trigger(event.event_id, event.time, event.decision)))
+
     def on_status(self, event: StatusQuery) -> Report:
         """Gates and history of one image; writes nothing."""
         repository = event.repository
@@ -322,6 +341,7 @@ def promote(command: Command, services: Services) -> Report:
         PipelineSucceeded: service.on_pipeline,
         Reconcile: service.on_reconcile,
         ManualPromote: service.on_manual_promote,
+        ApprovalDecision: service.on_approval,
         StatusQuery: service.on_status,
     }
     return handlers[type(command)](command)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from promoter.adapters.evidence import CodeBuildRuns, CodePipelineRuns, EcrScans
-from promoter.adapters.signed_results import KmsTestResults
+from promoter.adapters.signed_results import KmsApprovals, KmsTestResults
 from promoter.aws import EcrImageStore
 from promoter.config import Settings
 from promoter.images import OciImageStore
@@ -51,6 +51,7 @@ def build_services(settings: Settings, account_id: str | None) -> Services:
         pipeline_runs = CodePipelineRuns(lambda: _client("codepipeline", region))
         build_runs = CodeBuildRuns(lambda: _client("codebuild", region))
     trust = settings.policy.trust.test_results
+    needs_approvals = any(rule.require.approval is not None for rule in settings.policy.rules)
     return Services(
         policy=settings.policy,
         ledger=DynamoLedger(settings.ledger_table, _client("dynamodb", region)),
@@ -61,4 +62,5 @@ def build_services(settings: Settings, account_id: str | None) -> Services:
         account_id=account_id,
         # Signatures are checked by KMS in local mode too (moto's, in the tests): there is no other verifier.
         test_results=KmsTestResults(lambda: _client("kms", region), trust.signed_by) if trust else None,
+        approvals=KmsApprovals(lambda: _client("kms", region)) if needs_approvals else None,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from promoter.gates import Evidence, ScanEvidence, SuiteResult
+from promoter.gates import ApprovalRecord, Evidence, ScanEvidence, SuiteResult
 from promoter.ports import HistoryEntry, ImageRecord, Promotion
 
 HISTORY_LIMIT = 50
@@ -26,6 +26,7 @@ class _ImageState:
     promotions: dict[tuple[str, str], Promotion] = field(default_factory=dict)
     history: dict[tuple[str, str], HistoryEntry] = field(default_factory=dict)
     parents: set[str] = field(default_factory=set)
+    approvals: dict[tuple[str, str], ApprovalRecord] = field(default_factory=dict)
 
 
 @dataclass
@@ -64,6 +65,15 @@ class InMemoryLedger:
         if tag:
             image.tags.add(tag)
         self.writes += 1
+
+    def record_approval(self, repository: str, digest: str, approval: ApprovalRecord) -> bool:
+        approvals = self._image(repository, digest).approvals
+        key = (approval.rule, approval.attestation_digest)
+        if key in approvals:
+            return False
+        approvals[key] = approval
+        self.writes += 1
+        return True
 
     def link_revision(self, revision: str, repository: str, digest: str) -> None:
         self.revisions.setdefault(revision, set()).add((repository, digest))
@@ -112,7 +122,11 @@ class InMemoryLedger:
             return ImageRecord()
         history = sorted(image.history.values(), key=lambda entry: entry.at)
         return ImageRecord(
-            evidence=Evidence(tests=dict(image.tests), scan=image.scan),
+            evidence=Evidence(
+                tests=dict(image.tests),
+                scan=image.scan,
+                approvals=tuple(sorted(image.approvals.values(), key=lambda approval: approval.at)),
+            ),
             pushed_at=image.pushed_at,
             promotions=tuple(image.promotions.values()),
             history=tuple(history[-HISTORY_LIMIT:]),
