@@ -209,6 +209,13 @@ def plan(
     ]
 
 
+def refused(copy: CopyImage, reason: str) -> Decision:
+    """The Decision for a copy the target cannot safely receive (an unprotected target): nothing written."""
+    return Decision(
+        copy.rule, copy.source_repository, copy.digest, copy.target_repository, copy.tags, Outcome.REJECTED, (reason,)
+    )
+
+
 def settle(
     copy: CopyImage, result: CopyStats | TagHeld, *, claimed: bool, latency_seconds: float | None = None
 ) -> Decision:

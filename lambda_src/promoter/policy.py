@@ -135,6 +135,11 @@ class Rule(_Strict):
         return self
 
     @property
+    def creates_target(self) -> bool:
+        """Its targets exist only once promoted into: the function creates them (`{name}` targets)."""
+        return "{name}" in self.target
+
+    @property
     def requires_scan(self) -> bool:
         return self.require.scan is not None
 
@@ -188,6 +193,9 @@ class Policy(_Strict):
                         "reads as a source: promotion chains are not allowed"
                     )
         return self
+
+    def rule_named(self, name: str) -> Rule:
+        return next(rule for rule in self.rules if rule.name == name)
 
     def rules_for(self, repository: str) -> list[tuple[Rule, str]]:
         """Every (rule, target repository) whose source matches `repository`, in policy order."""

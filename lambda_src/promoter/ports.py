@@ -235,3 +235,11 @@ class ApprovalVerifier(Protocol):
     ) -> SignedApproval | str:
         """The signed approval when a key of `trusted` signed it for this digest, rule and decision; else why not."""
         ...
+
+
+class TargetRepositories(Protocol):
+    """Creates targets of `{name}` rules protected before their first write (promoter.adapters.ecr_targets)."""
+
+    def prepare(self, repository: str) -> str | None:
+        """None when `repository` exists write-protected (created now if missing); else why it is refused."""
+        ...

@@ -29,7 +29,18 @@ from promoter.commands import (
     StatusQuery,
 )
 from promoter.contract import Outcome
-from promoter.decision import Candidate, CopyImage, Decision, RuleMatch, TagHeld, Trigger, ignored, plan, settle
+from promoter.decision import (
+    Candidate,
+    CopyImage,
+    Decision,
+    RuleMatch,
+    TagHeld,
+    Trigger,
+    ignored,
+    plan,
+    refused,
+    settle,
+)
 from promoter.decision import wanted_tags as _wanted_tags
 from promoter.gates import ScanEvidence, SuiteResult
 from promoter.policy import Policy
@@ -42,6 +53,7 @@ from promoter.ports import (
     Ledger,
     PipelineConfirmer,
     ScanSource,
+    TargetRepositories,
     TestResultVerifier,
 )
 from promoter.registry.errors import TagConflict
@@ -74,6 +86,8 @@ class Services:
     test_results: TestResultVerifier | None = None
     # Verifies signed approvals against each rule's approver keys; None: none can be verified.
     approvals: ApprovalVerifier | None = None
+    # Creates `{name}` targets write-protected before their first write (ECR); None: targets are not created.
+    targets: TargetRepositories | None = None
     clock: Callable[[], datetime] = field(default=_now)
 
 
@@ -111,6 +125,7 @@ class PromotionService:
         self.account_id = services.account_id
         self.verifier = services.test_results
         self.approvals = services.approvals
+        self.targets = services.targets
         self.clock = services.clock
 
     # ---- one candidate --------------------------------------------------------------------
@@ -173,6 +188,10 @@ class PromotionService:
         return decisions
 
     def _copy(self, copy: CopyImage, candidate: Candidate, trigger: Trigger) -> Decision:
+        if self.targets is not None and self.policy.rule_named(copy.rule).creates_target:
+            refusal = self.targets.prepare(copy.target_repository)
+            if refusal is not None:
+                return refused(copy, refusal)
         try:
             result = self.images.promote(copy.source_repository, copy.digest, copy.target_repository, copy.tags)
         except TagConflict as conflict:
