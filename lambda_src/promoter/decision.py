@@ -39,6 +39,12 @@ class CopyStats(Protocol):
     @property
     def bytes_moved(self) -> int: ...
 
+    @property
+    def referrers_copied(self) -> int: ...
+
+    @property
+    def referrers_deferred(self) -> int: ...
+
     def to_dict(self) -> dict[str, Any]: ...
 
 
@@ -235,6 +241,17 @@ def settle(
         return replace(base, outcome=Outcome.CONFLICT, reasons=(reason,), override_reason=None)
     if result.already_present or not claimed:
         # Someone else wrote it (a concurrent duplicate, or an earlier run): they claim the promotion.
+        # The copy still re-synced the image's referrers (signatures, SBOMs added since): say so.
         held = f"{copy.target_repository} already holds {copy.digest}"
-        return replace(base, outcome=Outcome.ALREADY_PROMOTED, reasons=(held, *copy.reasons), override_reason=None)
+        moved = result.referrers_copied or result.referrers_deferred
+        synced = (
+            (f"referrers: {result.referrers_copied} copied, {result.referrers_deferred} deferred",) if moved else ()
+        )
+        return replace(
+            base,
+            outcome=Outcome.ALREADY_PROMOTED,
+            reasons=(held, *synced, *copy.reasons),
+            override_reason=None,
+            copy=result if moved else None,
+        )
     return replace(base, copy=result, latency_seconds=latency_seconds)

@@ -10,6 +10,8 @@ Layout (all keys are strings):
                           PARENT#<index digest>        an image index that lists this digest as a child
                           APPROVAL#<rule>#<envelope>   a verified signed approve/reject, once per envelope
   PENDING                 <repo>@<digest>              candidates `reconcile` re-evaluates
+  PROMOTED                <repo>@<digest>              promoted images whose referrers `reconcile` re-syncs
+  RESYNC                  CURSOR                       where the last referrer re-sync stopped
   REVISION#<revision>     IMAGE#<repo>@<digest>        images built from a commit (tag or OCI label)
                           SUITE#<suite>                pipeline/codebuild successes for that commit
 
@@ -30,6 +32,7 @@ from promoter.gates import ApprovalRecord, Evidence, ScanEvidence, SuiteResult
 from promoter.ports import HistoryEntry, ImageRecord, Promotion
 
 PENDING_PARTITION = "PENDING"
+PROMOTED_PARTITION = "PROMOTED"
 PENDING_TTL = timedelta(days=30)
 HISTORY_LIMIT = 50
 PK, SK = LedgerKey.PARTITION.value, LedgerKey.SORT.value
@@ -166,7 +169,12 @@ class DynamoLedger:
             "event_id": _s(event_id),
             "at": _s(at.isoformat()),
         }
-        return self._put_if(item, "attribute_not_exists(pk)")
+        claimed = self._put_if(item, "attribute_not_exists(pk)")
+        if claimed:
+            self._client.put_item(
+                TableName=self._table, Item={PK: _s(PROMOTED_PARTITION), SK: _s(f"{repository}@{digest}")}
+            )
+        return claimed
 
     def link_children(self, repository: str, index_digest: str, children: tuple[str, ...]) -> None:
         for child in children:
@@ -199,6 +207,32 @@ class DynamoLedger:
         )
 
     # ---- reads --------------------------------------------------------------------------
+
+    def promoted_images(self, after: str | None, limit: int) -> tuple[list[tuple[str, str]], str | None]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": f"{PK} = :pk",
+            "ExpressionAttributeValues": {":pk": _s(PROMOTED_PARTITION)},
+            "Limit": limit,
+        }
+        if after:
+            request["ExclusiveStartKey"] = {PK: _s(PROMOTED_PARTITION), SK: _s(after)}
+        page = self._client.query(**request)
+        images = [tuple(item[SK]["S"].split("@", 1)) for item in page.get("Items", [])]
+        last = page.get("LastEvaluatedKey")
+        return [(repository, digest) for repository, digest in images], (last[SK]["S"] if last else None)
+
+    def resync_cursor(self) -> str | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={PK: _s("RESYNC"), SK: _s("CURSOR")}, ConsistentRead=True
+        ).get("Item")
+        return item["after"]["S"] if item and "after" in item else None
+
+    def save_resync_cursor(self, cursor: str | None) -> None:
+        item: dict[str, dict[str, Any]] = {PK: _s("RESYNC"), SK: _s("CURSOR")}
+        if cursor:
+            item["after"] = _s(cursor)
+        self._client.put_item(TableName=self._table, Item=item)
 
     def _query(self, partition: str, prefix: str | None = None) -> Iterator[dict[str, Any]]:
         request: dict[str, Any] = {

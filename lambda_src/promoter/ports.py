@@ -143,6 +143,17 @@ class Ledger(Protocol):
 
     def pending(self) -> list[tuple[str, str]]: ...
 
+    def promoted_images(self, after: str | None, limit: int) -> tuple[list[tuple[str, str]], str | None]:
+        """Up to `limit` promoted (repository, digest) in key order after the cursor `after`; the next cursor
+        (None: the list was read to its end)."""
+        ...
+
+    def resync_cursor(self) -> str | None:
+        """Where the scheduled referrer re-sync stopped last time."""
+        ...
+
+    def save_resync_cursor(self, cursor: str | None) -> None: ...
+
 
 class ImageStore(Protocol):
     """What the service reads about images and how it copies them (the registry side)."""
@@ -159,6 +170,10 @@ class ImageStore(Protocol):
 
     def platform_children(self, repository: str, digest: str) -> tuple[str, ...]:
         """The platform image digests of an index (attestations skipped); () for a single image."""
+        ...
+
+    def subject_of(self, repository: str, digest: str) -> str | None:
+        """The digest a referrer manifest (signature, SBOM, attestation) names as its `subject`, if any."""
         ...
 
     def target_digests(self, repository: str, tags: tuple[str, ...]) -> dict[str, str | None]:

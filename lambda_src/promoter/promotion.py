@@ -56,6 +56,7 @@ from promoter.ports import (
     TargetRepositories,
     TestResultVerifier,
 )
+from promoter.referrer_sync import ReferrerSync
 from promoter.registry.errors import TagConflict
 from promoter.scan_evidence import NO_SCAN, ImageScan, combine, from_reading
 from promoter.status import status_of
@@ -126,6 +127,7 @@ class PromotionService:
         self.verifier = services.test_results
         self.approvals = services.approvals
         self.targets = services.targets
+        self.referrers = ReferrerSync(services.ledger, services.images)
         self.clock = services.clock
 
     # ---- one candidate --------------------------------------------------------------------
@@ -233,6 +235,11 @@ class PromotionService:
         matches = self.policy.rules_for(event.repository)
         if not matches:
             return Report([ignored(event.repository, event.digest, f"no rule matches repository {event.repository}")])
+        subject = self.referrers.subject_of_push(event)
+        if subject is not None:  # a signature/SBOM/attestation pushed for an image: it follows a promoted image
+            record = self.ledger.image_record(event.repository, subject)
+            if record.promotions:
+                return Report(self.referrers.resync(event.repository, subject, record))
         self.ledger.record_push(event.repository, event.digest, event.time, event.tag)
         if any(rule.require.tests for rule, _ in matches):
             self.ci.link_push(event, self.images.revision_of(event.repository, event.digest))
@@ -305,7 +312,7 @@ class PromotionService:
         decisions: list[Decision] = []
         for repository, digest in self.ledger.pending():
             decisions += self.evaluate(repository, digest, self.policy.rules_for(repository), trigger)
-        return Report(decisions)
+        return Report(decisions + self.referrers.scheduled())
 
     def _digest_of(self, repository: str, tag: str | None, digest: str | None) -> str | None:
         if digest is not None:

@@ -37,6 +37,8 @@ class InMemoryLedger:
     revisions: dict[str, set[Image]] = field(default_factory=dict)
     revision_suites: dict[str, dict[str, datetime]] = field(default_factory=dict)
     pending_since: dict[Image, datetime] = field(default_factory=dict)
+    promoted: set[str] = field(default_factory=set)
+    cursor: str | None = None
     writes: int = 0
 
     def _image(self, repository: str, digest: str) -> _ImageState:
@@ -97,6 +99,7 @@ class InMemoryLedger:
         if (target, tag) in promotions:
             return False
         promotions[(target, tag)] = Promotion(target, tag, at, rule, event_id)
+        self.promoted.add(f"{repository}@{digest}")
         self.writes += 1
         return True
 
@@ -144,3 +147,15 @@ class InMemoryLedger:
 
     def pending(self) -> list[tuple[str, str]]:
         return sorted(self.pending_since)
+
+    def promoted_images(self, after: str | None, limit: int) -> tuple[list[tuple[str, str]], str | None]:
+        keys = sorted(key for key in self.promoted if after is None or key > after)
+        page = keys[:limit]
+        images = [(key.split("@", 1)[0], key.split("@", 1)[1]) for key in page]
+        return images, (page[-1] if len(keys) > limit else None)
+
+    def resync_cursor(self) -> str | None:
+        return self.cursor
+
+    def save_resync_cursor(self, cursor: str | None) -> None:
+        self.cursor = cursor
