@@ -7,7 +7,7 @@ core (`promoter.decision`) turns it into the response's `Decision`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
@@ -62,6 +62,17 @@ class Evidence:
     approvals: tuple[ApprovalRecord, ...] = ()
     # Set while (part of) the scan is missing: `scan` then holds what the finished part found, if any.
     scan_pending_reason: str | None = None
+
+
+def with_chain_tests(evidence: Evidence, others: list[Evidence]) -> Evidence:
+    """`evidence` plus the test results recorded for the same digest in other stages of its chain:
+    per suite the newest result wins, wherever it was recorded (evidence is about content)."""
+    tests = dict(evidence.tests)
+    for other in others:
+        for suite, result in other.tests.items():
+            if suite not in tests or tests[suite].at < result.at:
+                tests[suite] = result
+    return replace(evidence, tests=tests)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from promoter.decision import (
     settle,
 )
 from promoter.decision import wanted_tags as _wanted_tags
-from promoter.gates import ScanEvidence, SuiteResult
+from promoter.gates import ScanEvidence, SuiteResult, with_chain_tests
 from promoter.policy import Policy
 from promoter.ports import (
     ApprovalVerifier,
@@ -137,6 +137,10 @@ class PromotionService:
         if tags is None:
             return None
         record = self.ledger.image_record(repository, digest)
+        chain = self.policy.chain_repositories(repository)
+        if chain:  # a chained stage: results recorded for this digest in the other stages count here too
+            others = [self.ledger.image_record(other, digest).evidence for other in chain]
+            record = replace(record, evidence=with_chain_tests(record.evidence, others))
         evidence = record.evidence
         if any(rule.requires_scan for rule, _ in matches):
             scan, pending = self._scan(repository, digest, record, trigger)
@@ -268,8 +272,14 @@ class PromotionService:
 
     def on_test(self, event: ImageTestResult) -> Report:
         repository, digest = event.repository, event.digest
-        matches = self.policy.rules_for(repository)
-        if not matches:
+        # The result counts in every stage of the digest's chain: decide each other stage that needs the suite.
+        stages = [
+            (stage, matches)
+            for stage in (repository, *self.policy.chain_repositories(repository))
+            if (matches := self.policy.rules_for(stage))
+            and (stage == repository or any(event.suite in rule.require.tests for rule, _ in matches))
+        ]
+        if not stages:
             return Report([ignored(repository, digest, f"no rule matches repository {repository}")])
         untrusted = self._untrusted(event)
         if untrusted is not None:
@@ -277,7 +287,14 @@ class PromotionService:
         result = SuiteResult(event.suite, event.result, event.time, event.run_url)
         self.ledger.record_test(repository, digest, result, event.event_id)
         trigger = Trigger(event.event_id, event.time, "test")
-        return Report(self.evaluate(repository, digest, matches, trigger))
+        # Which stages hold the digest is settled before deciding: one invocation decides one hop.
+        held = [(stage, m) for stage, m in stages if stage == repository or self.images.tags_of(stage, digest)]
+        decisions: list[Decision] = []
+        for stage, matches in held:
+            decisions += self.evaluate(stage, digest, matches, trigger)
+        if not decisions:
+            return Report([ignored(repository, digest, f"recorded; {digest} is in no stage that needs it yet")])
+        return Report(decisions)
 
     def _untrusted(self, event: ImageTestResult) -> str | None:
         """With a trust section, why this result does not count (None: it does); without one, all count."""
