@@ -274,10 +274,26 @@ def _overlap(first: str, second: str) -> bool:
     return prefixes and suffixes
 
 
+def _feeds_itself(rule: Rule) -> bool:
+    """Whether every target of the rule is again one of its sources: `dev-*` → `dev-again-{name}` loops
+    forever. One that only sometimes is (`prod-dev-*` → `prod-{name}`, `*-app` → `prod-{name}`)
+    consumes part of the name at each hop, so its chain ends (other checks may still refuse it)."""
+    if "{name}" not in rule.target or "*" not in rule.source:
+        return False
+    prefix, suffix = rule.source.split("*", 1)
+    before, after = rule.target.split("{name}", 1)
+    return before.startswith(prefix) and after.endswith(suffix)
+
+
 def _cycle(rules: tuple[Rule, ...]) -> list[str]:
     """The names along a cycle of rules (first name repeated at the end), or [] when the chains end."""
     following = {
-        rule.name: [other.name for other in rules if _overlap(rule.target_pattern, other.source)] for rule in rules
+        rule.name: [
+            other.name
+            for other in rules
+            if (_feeds_itself(rule) if other is rule else _overlap(rule.target_pattern, other.source))
+        ]
+        for rule in rules
     }
     done: set[str] = set()
 

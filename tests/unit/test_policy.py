@@ -184,3 +184,11 @@ def test_unrelated_rules_are_not_a_chain() -> None:
     )
 
     assert not policy.has_chains
+
+
+@pytest.mark.parametrize(("source", "target"), [("prod-dev-*", "prod-{name}"), ("*-app", "prod-{name}")])
+def test_a_rule_that_feeds_itself_only_by_consuming_its_name_is_not_a_loop(source: str, target: str) -> None:
+    # Each hop shortens what `*` can match, so the chain ends (prefix safety refuses these at synth)
+    policy = load_policy({"rules": [{"name": "r", "source": source, "target": target}]})
+
+    assert policy.rules[0].source == source
