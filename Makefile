@@ -16,16 +16,21 @@ REQUIRE_APPROVAL ?= broadening
 DIFF_FILE ?= $(CDK_OUTDIR)/diff.txt
 # Which stacks diff/deploy/destroy act on, e.g. STACKS=EcrPromoterDestination (one account's credentials at a time).
 STACKS ?= --all
+# One named stack means only that stack: Source depends on Destination, and without --exclusively cdk would
+# also deploy the dependency (or destroy the dependant) with the wrong account's credentials.
+STACK_SELECTION = $(if $(filter --all,$(STACKS)),--all,$(STACKS) --exclusively)
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap deploy-tools demo test lint typecheck pytest synth diff bench deploy destroy lock clean
+.PHONY: help bootstrap deploy-tools demo test lint typecheck pytest synth diff bench bench-publish bench-burst deploy destroy lock clean
 
 help:
 	@echo "make demo     run the whole promotion scenario locally (no AWS account needed)"
 	@echo "make test     lint + type-check + every test tier (what CI runs)"
 	@echo "make lint     ruff lint and format check"
 	@echo "make synth    synthesize both CDK stacks offline into $(CDK_OUTDIR)/ (needs Python and Node only)"
-	@echo "make bench    ecr-promoter vs skopeo on local registries -> BENCHMARKS.md"
+	@echo "make bench    ecr-promoter vs skopeo on local registries -> .bench/report.md (untracked)"
+	@echo "make bench-publish  the same, rewriting BENCHMARKS.md on purpose"
+	@echo "make bench-burst    200 promotions by concurrent handlers at a PutImage-like rate -> .bench/burst.md"
 	@echo "make diff     cdk diff of both stacks against the deployed ones (AWS credentials)"
 	@echo "make deploy   cdk diff, then cdk deploy --all (AWS credentials, bootstrapped accounts)"
 	@echo "make destroy  cdk destroy --all, then lists what is kept (ledger, prod repositories) and how to remove it"
@@ -56,19 +61,26 @@ synth: deploy-tools
 
 diff: deploy-tools
 	mkdir -p $(CDK_OUTDIR)
-	set -o pipefail; $(CDK) diff $(STACKS) --no-change-set $(CDK_APP) 2>&1 | tee $(DIFF_FILE)
+	set -o pipefail; $(CDK) diff $(STACK_SELECTION) --no-change-set $(CDK_APP) 2>&1 | tee $(DIFF_FILE)
 
 bench:
 	@scripts/bootstrap.sh --with-skopeo
 	$(PY) -m benchmarks.run
 
+bench-publish:
+	@scripts/bootstrap.sh --with-skopeo
+	$(PY) -m benchmarks.run --publish
+
+bench-burst: bootstrap
+	$(PY) -m benchmarks.burst
+
 deploy: diff
-	$(CDK) deploy $(STACKS) --require-approval $(REQUIRE_APPROVAL) $(CDK_APP)
+	$(CDK) deploy $(STACK_SELECTION) --require-approval $(REQUIRE_APPROVAL) $(CDK_APP)
 
 destroy: synth
 	$(PY) -m infra.retained $(CDK_OUTDIR) > $(CDK_OUTDIR)/kept.txt
 	@cat $(CDK_OUTDIR)/kept.txt
-	$(CDK) destroy $(STACKS) --force $(CDK_APP)
+	$(CDK) destroy $(STACK_SELECTION) --force $(CDK_APP)
 	@echo; cat $(CDK_OUTDIR)/kept.txt
 
 # Regenerate requirements-deploy.lock after changing requirements.txt (reads the package index).

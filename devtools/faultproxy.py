@@ -14,6 +14,8 @@ one fault each, `times` times (None: every time):
 | "corrupt"    | the real response with one byte of the body flipped (same length)           |
 | "slow"       | the real response after `delay` seconds                                     |
 
+`limit_rate(per_second, …)` answers 429 only to the requests above a rate (a token bucket), like a quota.
+
 `proxy.injected` counts the faults injected by kind; `proxy.requests` lists every request seen.
 Used by the copy engine's fault tests and reusable by a reliability suite:
 
@@ -63,8 +65,11 @@ class FaultRule:
     times: int | None = 1
     retry_after: str | None = None
     delay: float = 1.0
+    rate: float | None = None  # requests per second let through before the fault applies (a token bucket)
     injected: int = 0
     _pattern: re.Pattern[str] = field(init=False, repr=False)
+    _tokens: float = field(default=0.0, init=False, repr=False)
+    _refilled: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.fault not in _NAMED_FAULTS and not re.fullmatch(r"[1-5][0-9][0-9]", self.fault):
@@ -76,7 +81,22 @@ class FaultRule:
             return False
         if self.method is not None and self.method.upper() != method:
             return False
-        return bool(self._pattern.search(path))
+        if not self._pattern.search(path):
+            return False
+        return self.rate is None or not self._take_token()
+
+    def _take_token(self) -> bool:
+        """A request within the rate (burst: one second's worth) passes and takes a token."""
+        assert self.rate is not None
+        now = time.monotonic()
+        if not self._refilled:
+            self._tokens, self._refilled = self.rate, now
+        self._tokens = min(self.rate, self._tokens + (now - self._refilled) * self.rate)
+        self._refilled = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
 
     @property
     def status(self) -> int | None:
@@ -158,6 +178,16 @@ class FaultProxy:
     ) -> FaultRule:
         """Add a rule; the first matching rule with injections left wins."""
         rule = FaultRule(fault, path=path, method=method, times=times, retry_after=retry_after, delay=delay)
+        with self._lock:
+            self.rules.append(rule)
+        return rule
+
+    def limit_rate(
+        self, per_second: float, *, path: str = ".*", method: str | None = None, retry_after: str = "1"
+    ) -> FaultRule:
+        """Let `per_second` matching requests through per second; answer the others 429 + Retry-After, like a
+        service quota (e.g. ECR's per-account rate of PutImage)."""
+        rule = FaultRule("429", path=path, method=method, times=None, retry_after=retry_after, rate=per_second)
         with self._lock:
             self.rules.append(rule)
         return rule

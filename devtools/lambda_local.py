@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,3 +34,44 @@ def create_ledger_table(client: Any, name: str = LEDGER_TABLE) -> None:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+@dataclass
+class LocalLedger:
+    """A moto server on loopback holding the ledger table: DynamoDB for processes that are not this one
+    (the `--local` CLI commands of a kept demo), reached through AWS_ENDPOINT_URL."""
+
+    endpoint: str
+    table: str
+    region: str
+    server: Any
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_local_ledger(region: str, table: str = LEDGER_TABLE) -> LocalLedger:
+    """Start a moto server on a free loopback port and create the ledger table in it."""
+    import boto3  # noqa: PLC0415 - only the demo and tests that need a server pay for boto3 and moto
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415
+
+    from devtools.localregistry import free_port  # noqa: PLC0415
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        client = boto3.client(
+            "dynamodb",
+            region_name=region,
+            endpoint_url=endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto accepts any credentials
+        )
+        create_ledger_table(client, table)
+    except BaseException:
+        server.stop()
+        raise
+    return LocalLedger(endpoint, table, region, server)

@@ -27,9 +27,12 @@ class Deployment:
 
 def build(app: App) -> Deployment:
     """Add both stacks to `app`; raise ConfigError/PolicyError before creating anything when cdk.json is wrong."""
-    config = DeployConfig.from_context(app.node.try_get_context)
+    config = DeployConfig.from_context(app.node.get_all_context())
     source = SourceStack(app, SOURCE_STACK, config=config)
-    destination = DestinationStack(app, DESTINATION_STACK, config=config)
+    destination = DestinationStack(app, DESTINATION_STACK, config=config, alarm_topic_arns=config.alarm_topic_arns)
+    # Replication creates a missing `prod-…` repository with default (mutable, unscanned) settings, and the
+    # destination stack would then fail with AlreadyExists: its repositories must exist before anything replicates.
+    source.add_stack_dependency(destination, "the destination's prod- repositories exist before anything replicates")
     for warning in config.warnings:
         # Recorded in the cloud assembly (the CDK CLI prints it); app.py prints it for plain `python app.py`.
         Annotations.of(source).add_warning_v2(CONFIG_WARNING_ID, warning)

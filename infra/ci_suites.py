@@ -12,11 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from promoter.contract import SuitePrefix
 from promoter.policy import Policy
-
-# The suite prefixes the function gives to build and pipeline successes (promoter.events).
-CODEBUILD_SUITE_PREFIX = "codebuild:"
-PIPELINE_SUITE_PREFIX = "pipeline:"
 
 # CodeBuild CreateProject `name`: 2-255 characters, `[A-Za-z0-9][A-Za-z0-9\-_]{1,254}`.
 _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_]{1,254}$")
@@ -42,10 +39,10 @@ def ci_suites(policy: Policy) -> CiSuites:
     pipelines: dict[str, None] = {}
     for rule in policy.rules:
         for suite in rule.require.tests:
-            if suite.startswith(CODEBUILD_SUITE_PREFIX):
-                projects[_checked(rule.name, suite, CODEBUILD_SUITE_PREFIX, _PROJECT, "CodeBuild project")] = None
-            elif suite.startswith(PIPELINE_SUITE_PREFIX):
-                pipelines[_checked(rule.name, suite, PIPELINE_SUITE_PREFIX, _PIPELINE, "CodePipeline pipeline")] = None
+            if suite.startswith(SuitePrefix.CODEBUILD):
+                projects[_checked(rule.name, suite, SuitePrefix.CODEBUILD, _PROJECT, "CodeBuild project")] = None
+            elif suite.startswith(SuitePrefix.PIPELINE):
+                pipelines[_checked(rule.name, suite, SuitePrefix.PIPELINE, _PIPELINE, "CodePipeline pipeline")] = None
     return CiSuites(codebuild_projects=tuple(projects), pipelines=tuple(pipelines))
 
 

@@ -3,11 +3,13 @@
 Every mistake is reported as `ConfigError` naming the context key (a bad policy keeps its `PolicyError`
 type), so a typo fails `cdk synth` instead of a deployment. That includes a policy the replication prefix
 cannot ship safely (infra.prefix_safety) and `codebuild:`/`pipeline:` suites that name no valid project
-(infra.ci_suites). Legal but risky settings come back as `warnings`, which synth prints.
+(infra.ci_suites). A context key that looks like one of ours but is not (a typo) is refused too. Legal but
+risky settings come back as `warnings`, which synth prints.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -26,6 +28,10 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _PRINCIPAL = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:(root|role/[\w+=,.@/-]{1,512}|user/[\w+=,.@/-]{1,512})$")
 _SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TOPIC_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[\w-]{1,256}$")
+# This app's settings are snake_case. CDK's own context keys (feature flags `@aws-cdk/...`, `aws:cdk:...`,
+# lookups `availability-zones:...`, `acknowledged-issue-numbers`, `cli-telemetry`) never are: they pass.
+_OUR_STYLE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$|^[a-z][a-z0-9]*$")
 
 # The one cdk.json of this checkout, wherever the caller's working directory is.
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
@@ -35,17 +41,18 @@ REQUIRED_KEYS = (
     "source",
     "destination",
     "replication_prefix",
-    "powertools_layer_version",
     "ci_principals",
 )
 OPTIONAL_KEYS = (
     "reconcile_schedule",
     "alarm_email",
+    "alarm_topic_arns",
     "create_reference_repositories",
     "existing_target_repositories",
     "log_level",
 )
-_STRUCTURED_KEYS = {"source", "destination", "ci_principals", "existing_target_repositories"}
+KNOWN_KEYS = (*REQUIRED_KEYS, *OPTIONAL_KEYS)
+_STRUCTURED_KEYS = {"source", "destination", "ci_principals", "alarm_topic_arns", "existing_target_repositories"}
 
 
 class ConfigError(ValueError):
@@ -74,6 +81,9 @@ PrincipalArn = Annotated[
 ]
 Schedule = Annotated[str, AfterValidator(_matches(_SCHEDULE, "an EventBridge 'rate(...)' or 'cron(...)' expression"))]
 Email = Annotated[str, AfterValidator(_matches(_EMAIL, "an e-mail address"))]
+TopicArn = Annotated[
+    str, AfterValidator(_matches(_TOPIC_ARN, "an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)"))
+]
 RepositoryPrefix = Annotated[str, AfterValidator(_repository_prefix)]
 
 
@@ -107,10 +117,11 @@ class DeployConfig(_Strict):
     source: AccountRegion
     destination: AccountRegion
     replication_prefix: RepositoryPrefix
-    powertools_layer_version: int = Field(ge=1)
     ci_principals: tuple[PrincipalArn, ...] = Field(min_length=1)
     reconcile_schedule: Schedule = "rate(15 minutes)"
     alarm_email: Email | None = None
+    # Existing topics every alarm also notifies (an alarm holds at most 5 actions; one is the stack's own topic).
+    alarm_topic_arns: tuple[TopicArn, ...] = Field(default=(), max_length=4)
     # Creates the policy's named *source* repositories (a demo convenience). Named targets are always the
     # stack's: it creates them write-protected, unless listed in existing_target_repositories.
     create_reference_repositories: bool = False
@@ -118,14 +129,6 @@ class DeployConfig(_Strict):
     # AlreadyExists on the first deploy); it applies the same write protection to them in place.
     existing_target_repositories: tuple[str, ...] = ()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-
-    @property
-    def powertools_layer_arn(self) -> str:
-        # Powertools v3 public layer (account 017000801446), built per Python minor version and architecture.
-        return (
-            f"arn:{self.source.partition}:lambda:{self.source.region}:017000801446:layer:"
-            f"AWSLambdaPowertoolsPythonV3-python314-arm64:{self.powertools_layer_version}"
-        )
 
     @property
     def named_sources(self) -> tuple[str, ...]:
@@ -158,8 +161,10 @@ class DeployConfig(_Strict):
         return check_prefix(self.policy, self.replication_prefix).warnings
 
     @classmethod
-    def from_context(cls, get: Callable[[str], Any]) -> DeployConfig:
-        """Build from CDK context (`app.node.try_get_context`); raise ConfigError/PolicyError naming the key."""
+    def from_context(cls, context: Mapping[str, Any]) -> DeployConfig:
+        """Build from CDK context (`app.node.get_all_context()`); raise ConfigError/PolicyError naming the key."""
+        _refuse_unknown_keys(context)
+        get = context.get
         missing = [key for key in REQUIRED_KEYS if get(key) is None]
         if missing:
             raise ConfigError(f"cdk.json context is missing {', '.join(repr(key) for key in missing)}")
@@ -198,6 +203,23 @@ class DeployConfig(_Strict):
                 f"cdk.json context 'existing_target_repositories': {', '.join(map(repr, unknown))} "
                 f"is not a named target of the policy (named targets: {', '.join(map(repr, self.named_targets))})"
             )
+
+
+def _refuse_unknown_keys(context: Mapping[str, Any]) -> None:
+    """A misspelt setting would otherwise be ignored silently and its default deployed."""
+    unknown = [key for key in context if key not in KNOWN_KEYS and _looks_like_ours(key)]
+    if not unknown:
+        return
+    problems = []
+    for key in unknown:
+        close = difflib.get_close_matches(key.replace("-", "_"), KNOWN_KEYS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(f"cdk.json context {key!r}: unknown setting{hint}")
+    raise ConfigError(f"{'; '.join(problems)}; the settings are {', '.join(map(repr, KNOWN_KEYS))}")
+
+
+def _looks_like_ours(key: str) -> bool:
+    return bool(_OUR_STYLE.fullmatch(key)) or key.replace("-", "_") in KNOWN_KEYS
 
 
 def _named(patterns: tuple[str, ...]) -> tuple[str, ...]:
@@ -239,5 +261,4 @@ def context_from_file(path: str | Path | None = None) -> Mapping[str, Any]:
 
 def load_deploy_config(path: Path | None = None) -> DeployConfig:
     """The validated settings of a cdk.json file (default: this checkout's): the one reader of cdk.json."""
-    context = context_from_file(path)
-    return DeployConfig.from_context(context.get)
+    return DeployConfig.from_context(context_from_file(path))

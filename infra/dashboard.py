@@ -13,8 +13,8 @@ from constructs import Construct
 from promoter.contract import METRICS_NAMESPACE, OUTCOME_METRIC, SERVICE_NAME, Metric
 
 PERIOD = Duration.minutes(5)
-# The bypass audit (gate-integrity issue) emits this; contract.Metric gains the member with that work.
-UNRECORDED_IMAGE: str = getattr(Metric, "UNRECORDED_IMAGE", "UnrecordedImage")
+# Emitted by the bypass audit (a digest in a target repository that the promoter did not promote).
+UNRECORDED_IMAGE = Metric.UNRECORDED_IMAGE
 WIDTH = 12  # two widgets per row (the grid is 24 wide)
 DASHBOARD_NAME = SERVICE_NAME  # dashboards are per account (all regions): one promoter per account
 

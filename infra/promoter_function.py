@@ -10,6 +10,7 @@ from constructs import Construct
 from infra.config import DeployConfig
 from infra.environment_limit import EnvironmentFits
 from infra.permissions import grant_promotion
+from infra.powertools_layer import powertools_layer
 from infra.queues import holding_queue
 from promoter.contract import METRICS_NAMESPACE, SERVICE_NAME, Env
 
@@ -18,6 +19,8 @@ __all__ = ["ASSET_EXCLUDES", "HANDLER", "LAMBDA_SOURCE", "METRICS_NAMESPACE", "S
 
 LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambda_src"
 HANDLER = "promoter.handler.lambda_handler"
+RUNTIME = aws_lambda.Runtime.PYTHON_3_14
+ARCHITECTURE = aws_lambda.Architecture.ARM_64
 # The operator CLI (a package, formerly a module) and `python -m promoter` run from a checkout, never in
 # Lambda: leaving them out keeps the asset to what the handler imports. Bytecode is rebuilt by the runtime.
 ASSET_EXCLUDES = (
@@ -61,12 +64,13 @@ class PromoterFunction(Construct):
             self,
             "Function",
             description="ecr-promoter: gate and promote image digests into replicated repositories",
-            runtime=aws_lambda.Runtime.PYTHON_3_14,
-            architecture=aws_lambda.Architecture.ARM_64,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
             handler=HANDLER,
             # No bundling: the layer brings Powertools + pydantic, the runtime brings boto3.
             code=aws_lambda.Code.from_asset(str(LAMBDA_SOURCE), exclude=list(ASSET_EXCLUDES)),
-            layers=[aws_lambda.LayerVersion.from_layer_version_arn(self, "Powertools", config.powertools_layer_arn)],
+            # The layer published for the aws-lambda-powertools release requirements.txt pins (SSM, at deploy time).
+            layers=[powertools_layer(self, "Powertools", architecture=ARCHITECTURE, runtime=RUNTIME)],
             role=self.role,
             log_group=log_group,
             # A promotion streams blobs that could not be mounted; large images need minutes, not seconds.

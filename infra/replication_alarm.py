@@ -17,9 +17,7 @@ from aws_cdk import Duration, aws_cloudwatch, aws_events, aws_events_targets
 from constructs import Construct
 
 from infra.notifications import AlarmNotifications
-
-REPLICATION_DETAIL_TYPE = "ECR Replication Action"
-ECR_SOURCE = "aws.ecr"
+from promoter.contract import DetailType, Source
 
 
 class ReplicationFailureAlarm(Construct):
@@ -38,8 +36,8 @@ class ReplicationFailureAlarm(Construct):
             "Failed",
             description="ecr-promoter: a replication from the source account into a promoted repository failed",
             event_pattern=aws_events.EventPattern(
-                source=[ECR_SOURCE],
-                detail_type=[REPLICATION_DETAIL_TYPE],
+                source=[Source.ECR],
+                detail_type=[DetailType.REPLICATION_ACTION],
                 detail={
                     # The documented failure value is FAILED; anything but SUCCESS also catches a new one.
                     "result": [{"anything-but": ["SUCCESS"]}],

@@ -8,12 +8,11 @@ from aws_cdk import CfnOutput, Environment, Stack
 from constructs import Construct
 
 from infra.alarms import PromoterAlarms
-from infra.blob_mounting import BlobMountingSetting
 from infra.ci_results_bus import CiResultsBus
 from infra.config import DeployConfig
 from infra.ledger import LedgerTable
 from infra.promoter_function import PromoterFunction
-from infra.replication import ReplicationRule
+from infra.registry_settings import SourceRegistrySettings
 from infra.repositories import ImageRepositories
 from infra.target_protection import TargetWriteProtection
 from infra.triggers import PromotionTriggers
@@ -39,9 +38,16 @@ class SourceStack(Stack):
             function=promoter.function,
             queues=[promoter.failure_queue, *triggers.dead_letter_queues, results.dead_letter_queue],
             alarm_email=config.alarm_email,
+            alarm_topic_arns=config.alarm_topic_arns,
         )
-        ReplicationRule(self, "Replication", prefix=config.replication_prefix, destination=config.destination)
-        BlobMountingSetting(self, "BlobMounting")
+        # Merged with the registry's own replication rules; BLOB_MOUNTING goes back to its prior value on delete.
+        SourceRegistrySettings(
+            self,
+            "RegistrySettings",
+            prefix=config.replication_prefix,
+            destination_account=config.destination.account,
+            destination_region=config.destination.region,
+        )
         protection = TargetWriteProtection(self, "TargetProtection", config=config, promoter=promoter)
         # Named targets are always the stack's (write-protected); named sources only as a demo convenience.
         ImageRepositories(

@@ -36,6 +36,8 @@ class Metric(StrEnum):
     BLOBS_MOUNTED = "BlobsMounted"
     BYTES_COPIED = "BytesCopied"
     PROMOTION_LATENCY = "PromotionLatency"
+    # A digest in a target repository that the promoter did not promote (the bypass audit).
+    UNRECORDED_IMAGE = "UnrecordedImage"
 
 
 OUTCOME_METRIC: dict[Outcome, Metric] = {outcome: Metric[outcome.name] for outcome in Outcome}
@@ -84,6 +86,15 @@ class DetailType(StrEnum):
     PROMOTION_REJECTED = "Promotion Rejected"
     PROMOTION_CONFLICT = "Promotion Conflict"
     UNRECORDED_IMAGE = "Unrecorded Image"
+    # Sent by ECR in the destination registry when a replication completes or fails.
+    REPLICATION_ACTION = "ECR Replication Action"
+
+
+class SuitePrefix(StrEnum):
+    """Required-suite prefixes that a CodeBuild build or a CodePipeline run passes (`codebuild:<project>`)."""
+
+    CODEBUILD = "codebuild:"
+    PIPELINE = "pipeline:"
 
 
 class LedgerKey(StrEnum):

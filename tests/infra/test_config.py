@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from infra.config import ConfigError, DeployConfig
+from infra.config import KNOWN_KEYS, ConfigError, DeployConfig
 from promoter.policy import PolicyError
 from tests.support.cdk import scenario_context
 
@@ -19,7 +19,7 @@ def load(**changes: Any) -> DeployConfig:
             context.pop(key, None)
         else:
             context[key] = value
-    return DeployConfig.from_context(context.get)
+    return DeployConfig.from_context(context)
 
 
 def test_scenario_context_is_the_reference_scenario() -> None:
@@ -38,9 +38,8 @@ def test_scenario_context_is_the_reference_scenario() -> None:
     )
     assert rule.require.tests == ("integration",)
     assert rule.require.scan is not None and rule.require.scan.fail_on == ("CRITICAL",)
-    assert config.powertools_layer_arn.startswith(
-        "arn:aws:lambda:us-west-2:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:"
-    )
+    assert config.alarm_email is None
+    assert config.alarm_topic_arns == ()
 
 
 def test_policy_json_is_the_context_policy_compacted() -> None:
@@ -78,7 +77,17 @@ def test_structured_values_may_be_json_text_as_from_cdk_c_flags() -> None:
             "'existing_target_repositories': 'prod-other' is not a named",
         ),
         ({"existing_target_repositories": "prod-microservice"}, "'existing_target_repositories': not valid JSON"),
-        ({"powertools_layer_version": 0}, "'powertools_layer_version'"),
+        (
+            {"alarm_topic_arns": ["arn:aws:sqs:us-west-2:111122223333:queue"]},
+            "'alarm_topic_arns.0': must be an SNS topic ARN",
+        ),
+        (
+            {"alarm_topic_arns": [f"arn:aws:sns:us-west-2:111122223333:topic-{n}" for n in range(5)]},
+            "'alarm_topic_arns': Tuple should have at most 4 items",
+        ),
+        ({"alarm_topic_arns": "arn:aws:sns:us-west-2:111122223333:pager"}, "'alarm_topic_arns': not valid JSON"),
+        # A setting this version no longer reads is refused, not ignored (the layer now follows requirements.txt).
+        ({"powertools_layer_version": 38}, "'powertools_layer_version': unknown setting"),
         ({"ci_principals": []}, "'ci_principals'"),
         ({"ci_principals": ["arn:aws:iam::1:role/x"]}, "'ci_principals.0': must be an IAM ARN"),
         ({"reconcile_schedule": "every 5 minutes"}, "'reconcile_schedule': must be an EventBridge"),
@@ -91,6 +100,44 @@ def test_a_mistake_names_its_context_key(changes: dict[str, Any], message: str) 
     with pytest.raises(ConfigError, match=r"cdk\.json context") as raised:
         load(**changes)
     assert message in str(raised.value)
+
+
+def test_alarm_topics_are_read_as_a_list_or_as_json_text() -> None:
+    topics = ["arn:aws:sns:us-west-2:111122223333:pager", "arn:aws-cn:sns:cn-north-1:999988887777:chat-ops"]
+    assert load(alarm_topic_arns=topics).alarm_topic_arns == tuple(topics)
+    assert load(alarm_topic_arns=json.dumps(topics)).alarm_topic_arns == tuple(topics)
+
+
+@pytest.mark.parametrize(
+    ("key", "suggestion"),
+    [("alarm_emails", "alarm_email"), ("alarm-email", "alarm_email"), ("replication_prefx", "replication_prefix")],
+)
+def test_a_misspelt_setting_is_refused_naming_it_and_the_known_ones(key: str, suggestion: str) -> None:
+    # Given the scenario with one setting under a name this app does not read
+    context = scenario_context()
+    context[key] = context.get(suggestion, "ops@example.com")
+
+    # When it is loaded, Then the error names the key, a likely meaning, and every setting there is
+    with pytest.raises(ConfigError) as raised:
+        DeployConfig.from_context(context)
+    message = str(raised.value)
+    assert f"cdk.json context {key!r}: unknown setting (did you mean {suggestion!r}?)" in message
+    assert all(repr(known) in message for known in KNOWN_KEYS)
+
+
+def test_the_cdk_own_context_keys_pass() -> None:
+    # Feature flags, CLI and lookup keys are CDK's, not ours: never snake_case, so they are left alone.
+    context = scenario_context()
+    context.update(
+        {
+            "@aws-cdk/aws-lambda:recognizeLayerVersion": True,
+            "aws:cdk:enable-path-metadata": True,
+            "availability-zones:account=111122223333:region=us-west-2": ["us-west-2a"],
+            "acknowledged-issue-numbers": [32775],
+            "cli-telemetry": False,
+        }
+    )
+    assert DeployConfig.from_context(context).source.account == "111122223333"
 
 
 def test_a_source_inside_the_replication_prefix_would_replicate_unpromoted_images() -> None:

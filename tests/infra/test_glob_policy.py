@@ -42,7 +42,7 @@ def test_repository_matchers(pattern: str, matcher: Any) -> None:
 def test_statements_follow_the_policy_patterns() -> None:
     context = scenario_context()
     context["promotion_policy"] = {"rules": [{"name": "r", "source": "dev-*", "target": "prod-{name}"}]}
-    config = DeployConfig.from_context(context.get)
+    config = DeployConfig.from_context(context)
     by_sid = {s.sid: s.to_statement_json() for s in promotion_statements(config, "arn:aws:dynamodb:::table/t")}
     assert by_sid["ReadSourceRepositories"]["Resource"] == "arn:aws:ecr:us-west-2:111122223333:repository/dev-*"
     assert by_sid["WriteTargetRepositories"]["Resource"] == "arn:aws:ecr:us-west-2:111122223333:repository/prod-*"

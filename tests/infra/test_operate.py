@@ -208,3 +208,22 @@ def test_source_merge_handler_has_only_the_registry_actions_it_needs(operate: Te
     linked = by_action["iam:CreateServiceLinkedRole"]
     assert linked["Condition"] == {"StringEquals": {"iam:AWSServiceName": "replication.ecr.amazonaws.com"}}
     assert "AWSServiceRoleForECRReplication" in json.dumps(linked["Resource"])
+
+
+# ---- settings from cdk.json reach both stacks ----------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["source", "destination"])
+def test_configured_alarm_topics_are_notified_by_every_alarm_of_both_stacks(
+    glob_scenario: Synthesized, stack: str
+) -> None:
+    from tests.support.cdk import GLOB_ALARM_TOPICS
+
+    # Given cdk.json's `alarm_topic_arns` (the glob scenario names one topic of another account)
+    template = glob_scenario.source if stack == "source" else glob_scenario.destination
+    topic, _ = only(template, "AWS::SNS::Topic")
+    alarms = [body["Properties"] for body in resources(template, "AWS::CloudWatch::Alarm").values()]
+    # Then every alarm goes to the stack's own topic and to that topic, in that order
+    assert alarms
+    for alarm in alarms:
+        assert [ref_of(alarm["AlarmActions"][0]), *alarm["AlarmActions"][1:]] == [topic, *GLOB_ALARM_TOPICS]

@@ -90,7 +90,7 @@ def test_config_refuses_with_every_problem_named() -> None:
         ]
     }
     with pytest.raises(ConfigError) as raised:
-        DeployConfig.from_context(context.get)
+        DeployConfig.from_context(context)
     assert "rule 'bad-source' reads source '*-svc'" in str(raised.value)
     assert "rule 'bad-target' promotes into 'y'" in str(raised.value)
 

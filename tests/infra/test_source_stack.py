@@ -13,6 +13,7 @@ import pytest
 
 from infra.application import SOURCE_STACK
 from infra.permissions import ECR_READ_ACTIONS, ECR_WRITE_ACTIONS, LEDGER_ACTIONS
+from infra.powertools_layer import pinned_version
 from infra.promoter_function import HANDLER, LAMBDA_SOURCE
 from promoter.contract import METRICS_NAMESPACE, SERVICE_NAME, DetailType, Env, LedgerKey, Metric, Source, StackOutput
 from promoter.policy import load_policy
@@ -56,15 +57,18 @@ def test_stack_targets_the_source_account(scenario: Synthesized) -> None:
     assert scenario.manifest["artifacts"][SOURCE_STACK]["environment"] == "aws://111122223333/us-west-2"
 
 
-def test_function_runtime_code_and_limits(promoter: tuple[str, Any]) -> None:
+def test_function_runtime_code_and_limits(template: Template, promoter: tuple[str, Any]) -> None:
     _, props = promoter
     assert props["Runtime"] == "python3.14"
     assert props["Architectures"] == ["arm64"]
     assert props["MemorySize"] == 512
     assert props["Timeout"] == 300
     assert props["TracingConfig"] == {"Mode": "Active"}
+    # The layer is the SSM parameter Powertools publishes for the release requirements.txt pins.
     (layer,) = props["Layers"]
-    assert layer.startswith("arn:aws:lambda:us-west-2:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:")
+    parameter = template["Parameters"][str(ref_of(layer))]
+    assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+    assert parameter["Default"] == f"/aws/service/powertools/python/arm64/python3.14/{pinned_version()}"
 
 
 def function_asset(scenario: Synthesized, promoter: tuple[str, Any]) -> Path:
@@ -343,31 +347,23 @@ def test_no_email_subscription_unless_configured(template: Template) -> None:
     assert not resources(template, "AWS::SNS::Subscription")
 
 
-def test_replication_rule_ships_only_the_prefix_to_the_destination(template: Template) -> None:
-    _, props = only(template, "AWS::ECR::ReplicationConfiguration")
-    assert props["ReplicationConfiguration"] == {
-        "Rules": [
-            {
-                "Destinations": [{"Region": "us-west-2", "RegistryId": "444455556666"}],
-                "RepositoryFilters": [{"Filter": "prod-", "FilterType": "PREFIX_MATCH"}],
-            }
-        ]
+def test_replication_and_blob_mounting_are_merged_into_the_registry_not_replaced(template: Template) -> None:
+    # No resource that would replace the registry's one configuration, nor the old set-and-disable call.
+    assert not resources(template, "AWS::ECR::ReplicationConfiguration")
+    assert not resources(template, "Custom::AWS")
+    _, rule = only(template, "Custom::EcrReplicationRule")
+    _, blob = only(template, "Custom::EcrBlobMounting")
+    assert {key: rule[key] for key in ("Setting", "Prefix", "DestinationRegistryId", "DestinationRegion")} == {
+        "Setting": "ReplicationRule",
+        "Prefix": "prod-",
+        "DestinationRegistryId": "444455556666",
+        "DestinationRegion": "us-west-2",
     }
-
-
-def test_blob_mounting_enabled_by_custom_resource_and_disabled_on_delete(template: Template) -> None:
-    _, props = only(template, "Custom::AWS")
-    calls = {phase: json.loads(props[phase]) for phase in ("Create", "Update", "Delete")}
-    for phase, value in (("Create", "ENABLED"), ("Update", "ENABLED"), ("Delete", "DISABLED")):
-        assert calls[phase]["service"] == "ECR"
-        assert calls[phase]["action"] == "putAccountSetting"
-        assert calls[phase]["parameters"] == {"name": "BLOB_MOUNTING", "value": value}
-    (policy,) = [
-        body["Properties"]["PolicyDocument"]["Statement"]
-        for body in resources(template, "AWS::IAM::Policy").values()
-        if "ecr:PutAccountSetting" in json.dumps(body)
-    ]
-    assert {action for statement in policy for action in as_list(statement["Action"])} == {"ecr:PutAccountSetting"}
+    assert (blob["Setting"], blob["Value"]) == ("BlobMounting", "ENABLED")
+    # Both go through the one merge provider of this stack.
+    assert rule["ServiceToken"] == blob["ServiceToken"]
+    framework = ref_of(rule["ServiceToken"])
+    assert framework is not None and template["Resources"][framework]["Type"] == "AWS::Lambda::Function"
 
 
 def test_reference_repositories(template: Template) -> None:

@@ -7,17 +7,10 @@ destination stack then fails with AlreadyExists.
 
 from __future__ import annotations
 
-import pytest
-
 from promoter.contract import DESTINATION_STACK_NAME, SOURCE_STACK_NAME
 from tests.support.cdk import Synthesized
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs `source.add_dependency(destination, ...)` in infra/application.py (applied at merge); "
-    "this marker then makes the test fail until it is removed",
-)
 def test_source_stack_depends_on_destination_stack(scenario: Synthesized) -> None:
     artifacts = scenario.manifest["artifacts"]
     assert DESTINATION_STACK_NAME in artifacts[SOURCE_STACK_NAME].get("dependencies", [])

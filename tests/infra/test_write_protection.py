@@ -180,10 +180,22 @@ def test_an_existing_target_is_not_created_but_protected_in_place(
 
 def test_the_adoption_may_touch_only_the_adopted_repository(glob_scenario: Synthesized) -> None:
     adopted = "arn:aws:ecr:us-west-2:111122223333:repository/prod-legacy-app"
-    policies = [
-        body["Properties"]["PolicyDocument"]["Statement"]
-        for name, body in resources(glob_scenario.source, "AWS::IAM::Policy").items()
+    template = glob_scenario.source
+    statements = [
+        statement
+        for name, body in resources(template, "AWS::IAM::Policy").items()
         if name.startswith("TargetProtectionAdopted")
+        for statement in body["Properties"]["PolicyDocument"]["Statement"]
     ]
-    assert len(policies) == 3
-    assert all(as_list(statement["Resource"]) == [adopted] for statements in policies for statement in statements)
+    ecr = [s for s in statements if all(a.startswith("ecr:") for a in as_list(s["Action"]))]
+    assert sorted(action for s in ecr for action in as_list(s["Action"])) == [
+        "ecr:PutImageScanningConfiguration",
+        "ecr:PutImageTagMutability",
+        "ecr:SetRepositoryPolicy",
+    ]
+    assert all(as_list(statement["Resource"]) == [adopted] for statement in ecr)
+    # The provider's own role (no other custom resource in the stack brought one) writes only its own logs.
+    (logs,) = [s for s in statements if s not in ecr]
+    assert sorted(as_list(logs["Action"])) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    log_group = ref_of(logs["Resource"])
+    assert log_group is not None and template["Resources"][log_group]["Type"] == "AWS::Logs::LogGroup"

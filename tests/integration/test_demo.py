@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -92,24 +95,51 @@ def test_make_demo_plays_the_whole_scenario_and_every_expectation_holds() -> Non
     assert elapsed < 60, f"the demo took {elapsed:.1f} s"
 
 
+# `  <python> -m promoter <command> …   # exit N: …` as printed by --keep (devtools/demo/report.py drive_by_hand)
+DOCUMENTED_COMMAND = re.compile(r"^  (\S+ -m promoter (\S+) .+?)\s+# exit (\d+): (.*)$")
+
+
+def listening(url: str) -> bool:
+    """Something accepts TCP connections at the URL's host and port (whatever it answers)."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def read_until_ready(process: subprocess.Popen[str], seconds: float) -> str:
+    """What the kept demo printed up to its `Press Ctrl-C` line (the last thing it prints before waiting)."""
+    assert process.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if line.startswith("Press Ctrl-C"):
+            break
+    return "".join(seen)
+
+
+def documented_environment(output: str) -> dict[str, str]:
+    from devtools.demo.report import exported
+
+    found = [exported(line) for line in output.splitlines()]
+    return dict(pair for pair in found if pair is not None)
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(120)
-def test_demo_keep_leaves_the_registries_up_until_ctrl_c_then_removes_everything() -> None:
+@pytest.mark.timeout(180)
+def test_demo_keep_leaves_registries_and_ledger_up_to_drive_by_hand_then_removes_everything() -> None:
+    # Given `make demo KEEP=1` has played the scenario and waits
     process = subprocess.Popen(
         [*DEMO, "--keep"], cwd=ROOT, env=demo_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        assert process.stdout is not None
-        seen: list[str] = []
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            if line.startswith("Press Ctrl-C"):
-                break
-        output = "".join(seen)
+        output = read_until_ready(process, 120)
         assert "RESULT: OK" in output, output[-3000:]
         dev_url = re.search(r"dev account \d+ registry:\s+(http://\S+)", output)
         prod_url = re.search(r"production account \d+ registry:\s+(http://\S+)", output)
@@ -117,16 +147,41 @@ def test_demo_keep_leaves_the_registries_up_until_ctrl_c_then_removes_everything
         assert dev_url and prod_url and storage, output
         assert f"skopeo inspect --tls-verify=false docker://{prod_url[1][7:]}/prod-microservice:v1.0.0" in output
 
-        # While it waits, both registries answer: production holds only prod-microservice
+        # Then both registries answer: production holds only prod-microservice
         with urllib.request.urlopen(f"{prod_url[1]}/v2/_catalog", timeout=5) as response:
             assert json.loads(response.read()) == {"repositories": ["prod-microservice"]}
         assert images.list_tags(prod_url[1], "prod-microservice") == ["v1.0.0", "v1.3.0"]
         assert "v1.2.0" in images.list_tags(dev_url[1], "dev-microservice")  # rejected: stays in dev
 
+        # And it printed the environment and three commands, each with the exit code it should give
+        environment = documented_environment(output)
+        for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "LEDGER_TABLE"):
+            assert environment.get(name), (name, output[-3000:])
+        assert environment["REGISTRY_ENDPOINT"] == dev_url[1]
+        assert listening(environment["AWS_ENDPOINT_URL"])  # the ledger
+        commands = [match for line in output.splitlines() if (match := DOCUMENTED_COMMAND.match(line))]
+        assert [match[2] for match in commands] == ["promote", "record-result", "status"], output[-3000:]
+
+        # When a user runs them in that order, in another shell with those exports (nothing else from the demo)
+        shell = {**demo_env(), **environment}
+        for match in commands:
+            done = subprocess.run(
+                shlex.split(match[1]), cwd=ROOT, env=shell, capture_output=True, text=True, timeout=60, check=False
+            )
+            # Then each exits as documented, without a traceback
+            assert done.returncode == int(match[3]), (match[1], done.stdout, done.stderr)
+            assert "Traceback" not in done.stderr, done.stderr
+        # And the image they finished is promoted, by the mounts of a same-registry copy
+        assert "v1.4.0" in images.list_tags(dev_url[1], "prod-microservice")
+
+        # When the user stops the demo
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
+
+        # Then it exits 0, the registries and the ledger are gone, and so is their storage
         assert process.returncode == 0, process.stderr.read() if process.stderr else ""
         assert not answers(f"{dev_url[1]}/v2/") and not answers(f"{prod_url[1]}/v2/")
+        assert not listening(environment["AWS_ENDPOINT_URL"])
         assert not Path(storage[1]).exists()
     finally:
         if process.poll() is None:

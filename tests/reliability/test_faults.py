@@ -9,10 +9,13 @@ default retry policy, to bound the wall-clock time an operator would wait (< 120
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,9 +56,6 @@ SITES = {
 STATUS_FAULTS = ("503", "500", "429", "reset", "slow")
 BODY_FAULTS = ("truncate", "corrupt")  # only where the answer has a body to break
 SLOW_DELAY = 0.5  # > fast_policy().read_timeout: a stalled answer, abandoned and retried
-# Product bug (see RELIABILITY.md): a manifest GET whose body is cut or corrupted is not retried; the copy fails
-# at once. Still safe (exit 1, nothing written: asserted below), but not survived. Remove from here once fixed.
-NOT_RETRIED = {("manifest-get", "truncate"), ("manifest-get", "corrupt")}
 
 
 def _cases(permanent: bool) -> list[tuple[str, str]]:
@@ -67,8 +67,7 @@ def _cases(permanent: bool) -> list[tuple[str, str]]:
             # although the client gave up. That is the network's truth, not a product fault: not a permanent case.
             if permanent and fault == "slow" and name == "manifest-put":
                 continue
-            if permanent or (name, fault) not in NOT_RETRIED:
-                cases.append((name, fault))
+            cases.append((name, fault))
     return cases
 
 
@@ -104,9 +103,23 @@ def _setup(
     return Setup(dev, prod, second_registry, proxy, f"{source_host}/{dev}:v1", f"{proxy.host}/{prod}:v1", pushed)
 
 
+def settled_manifest(target: LocalRegistry, repository: str, reference: str) -> tuple[int, bytes]:
+    """The target's manifest once the registry answers other than 5xx (for up to 10 s). After a stalled manifest
+    PUT, the proxy still delivers the abandoned request late; while distribution applies that second, identical
+    PUT, a GET of the tag can answer 500 (seen once in 10 tally runs). A 5xx says nothing about the stored image,
+    a 404 or other bytes does: only the settled answer is judged."""
+    deadline = time.monotonic() + 10
+    while True:
+        status, _, body = images.get_manifest(target.url, repository, reference)
+        if status < 500 or time.monotonic() > deadline:
+            return status, body
+        time.sleep(0.1)
+
+
 def assert_complete_copy(target: LocalRegistry, repository: str, pushed: images.PushedImage) -> None:
-    status, _, body = images.get_manifest(target.url, repository, "v1")
-    assert status == 200 and body == pushed.manifest, "target manifest differs from the source's bytes"
+    status, body = settled_manifest(target, repository, "v1")
+    assert status == 200, f"target manifest unreadable: HTTP {status}"
+    assert body == pushed.manifest, "target manifest differs from the source's bytes"
     assert images.sha256_digest(body) == pushed.digest
     missing = [d for d in pushed.blobs if not images.blob_exists(target.url, repository, d)]
     assert not missing, f"manifest present but blobs missing: {missing}"
@@ -155,24 +168,6 @@ def test_permanent_fault_fails_cleanly_without_a_manifest(
     assert run.seconds < 120
     assert setup.proxy.injected[fault] >= 1
     assert_no_manifest(setup.target, setup.target_repo, setup.pushed)
-
-
-@pytest.mark.parametrize(("site_name", "fault"), sorted(NOT_RETRIED))
-def test_unretried_manifest_body_faults_still_fail_safe(
-    registry, second_registry, repo_name, fault_proxy, run_cli, site_name: str, fault: str
-) -> None:
-    # Given ONE cut or corrupted manifest body (a transient fault the client should retry, and does not)
-    site = SITES[site_name]
-    setup = _setup(site, registry, second_registry, repo_name, fault_proxy)
-    setup.proxy.inject(fault, method=site.method, path=site.path, times=1)
-
-    # When the CLI copies, Then it either survives (once fixed) or fails cleanly with nothing written
-    run = run_cli("copy", setup.src_ref, setup.dst_ref)
-    if run.code == 0:
-        assert_complete_copy(setup.target, setup.target_repo, setup.pushed)
-    else:
-        assert run.code == 1 and "Traceback" not in run.err
-        assert_no_manifest(setup.target, setup.target_repo, setup.pushed)
 
 
 def test_the_copier_never_sends_patch(registry, second_registry, repo_name, fault_proxy, run_cli) -> None:
@@ -249,3 +244,24 @@ def test_handler_raises_for_a_lambda_retry_and_the_redelivery_promotes(
     redelivered = promoter.invoke(event)
     assert [d["outcome"] for d in redelivered["decisions"]] == ["promoted"]
     assert promoter.target_digest(prod, "v1") == image.digest
+
+
+def test_rate_limit_lets_the_rate_through_and_answers_429_with_retry_after_above_it(registry, fault_proxy) -> None:
+    # Given a proxy that lets 5 manifest GETs per second through (the burst benchmark's quota stand-in)
+    proxy = fault_proxy(registry)
+    proxy.limit_rate(5, method="GET", path=r"/manifests/")
+
+    # When 15 requests arrive at once, and more after a pause of one second
+    started = time.monotonic()
+    first = [images.get_manifest(proxy.url, "missing", "v1")[0] for _ in range(15)]
+    refilled = math.ceil(5 * (time.monotonic() - started))  # tokens earned while the 15 were sent (machine load)
+    with pytest.raises(urllib.error.HTTPError) as throttled:
+        urllib.request.urlopen(f"{proxy.url}/v2/missing/manifests/v1", timeout=5)
+    time.sleep(1.1)
+    second = [images.get_manifest(proxy.url, "missing", "v1")[0] for _ in range(5)]
+
+    # Then about one second's worth passed (404 from the registry), the rest were throttled, and the bucket refilled
+    assert 5 <= first.count(404) <= 5 + refilled and first.count(429) == 15 - first.count(404), (first, refilled)
+    assert (throttled.value.code, throttled.value.headers["Retry-After"]) == (429, "1")
+    assert second.count(404) >= 4, second
+    assert proxy.injected["429"] == first.count(429) + 1 + second.count(429)

@@ -4,7 +4,6 @@ InvalidReference, or a response with "error" and nothing written), never with an
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any
 
@@ -16,7 +15,7 @@ from devtools import eventfactory
 from promoter.events import InvalidEvent, parse_event
 from promoter.policy import PolicyError, load_policy
 from promoter.registry import InvalidReference, parse_reference
-from promoter.registry.reference import validate_repository_name
+from promoter.registry.reference import is_digest, is_valid_repository_name, is_valid_tag, validate_repository_name
 
 DIGEST = "sha256:" + "ab" * 32
 pytestmark = [
@@ -142,13 +141,43 @@ def mutated_events(draw: st.DrawFn) -> Any:
     return event
 
 
-any_event = st.one_of(json_values, mutated_events(), st.dictionaries(st.text(max_size=12), json_values, max_size=6))
-# The handler is fuzzed without CodePipeline seeds: a well-formed pipeline event naming a pipeline the account
-# does not have raises PipelineNotFoundException out of the handler (product bug, reported in RELIABILITY.md).
-handler_events = st.one_of(
+@st.composite
+def events_with_one_bad_string(draw: st.DrawFn) -> Any:
+    """A valid event with exactly one of its strings replaced by arbitrary or hostile text: everything else is
+    well-formed, so the parser's check of that one field is what decides."""
+    event = draw(st.sampled_from(valid_events()))
+    paths = [path for path in _paths(event) if path and isinstance(_get(event, path), str)]
+    path = draw(st.sampled_from(paths))
+    return _replace(event, path, draw(st.one_of(st.text(max_size=40), st.sampled_from(HOSTILE_STRINGS))))
+
+
+def _get(value: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        value = value[step]
+    return value
+
+
+any_event = st.one_of(
     json_values,
-    mutated_events().filter(lambda e: not (isinstance(e, dict) and e.get("source") == "aws.codepipeline")),
+    mutated_events(),
+    events_with_one_bad_string(),
+    st.dictionaries(st.text(max_size=12), json_values, max_size=6),
 )
+# Every seed, CodePipeline included: a pipeline the account does not have is a clean answer, not an exception.
+handler_events = st.one_of(json_values, mutated_events())
+MAX_MESSAGE = 5_000  # an error message is bounded: no 100 kB echo of the input
+
+
+def assert_well_formed(command: Any) -> None:
+    """What parses names only what the one name grammar (promoter.registry.reference) allows: a command's
+    repository, digest and tags are safe to put in a registry URL and a ledger key."""
+    repository = getattr(command, "repository", None)
+    digest = getattr(command, "digest", None)
+    tags = [getattr(command, "tag", None), *(getattr(command, "tags", None) or ())]
+    assert repository is None or (isinstance(repository, str) and is_valid_repository_name(repository)), command
+    assert digest is None or (isinstance(digest, str) and is_digest(digest)), command
+    assert all(tag is None or (isinstance(tag, str) and is_valid_tag(tag)) for tag in tags), command
+
 
 # ---- parse_event --------------------------------------------------------------------------------
 
@@ -156,20 +185,55 @@ handler_events = st.one_of(
 @FUZZ
 @given(any_event)
 def test_parse_event_fails_only_with_invalid_event(event: Any) -> None:
+    # Given any JSON value or a mutated valid event; When it is parsed
     try:
-        parse_event(event, request_id="fuzz")
+        command = parse_event(event, request_id="fuzz")
     except InvalidEvent as error:
-        assert str(error)
+        # Then a refusal is an InvalidEvent with a short, non-empty reason
+        assert 0 < len(str(error)) < MAX_MESSAGE
+        return
+    # Then what is accepted is a command of a known kind that names only well-formed references
+    assert command.kind in SEED_KINDS.values() or command.kind == "ignored", command
+    assert_well_formed(command)
+
+
+SEED_KINDS = {
+    "ECR Image Action": "push",
+    "ECR Image Scan": "scan",
+    "Image Test Result": "test",
+    "CodeBuild Build State Change": "pipeline",
+    "CodePipeline Pipeline Execution State Change": "pipeline",
+    "Scheduled Event": "reconcile",
+    "reconcile": "reconcile",
+    "promote": "promote",
+    "status": "status",
+}
 
 
 @pytest.mark.parametrize("event", valid_events(), ids=lambda e: e.get("detail-type") or e.get("action"))
 def test_the_seeds_of_the_mutations_are_valid(event: dict[str, Any]) -> None:
-    parse_event(event, request_id="seed")
+    # Given a valid event of each kind (the seeds the mutations start from)
+    detail = event.get("detail") or {}
+    # When it is parsed
+    command = parse_event(event, request_id="seed")
+    # Then it becomes the command of its kind, carrying the image it names
+    assert command.kind == SEED_KINDS[event.get("detail-type") or event["action"]]
+    repository = event.get("repository") or detail.get("repository-name")
+    digest = event.get("digest") or detail.get("image-digest")
+    tag = event.get("tag") or detail.get("image-tag")
+    assert getattr(command, "repository", None) == repository
+    assert getattr(command, "digest", None) == digest
+    if tag is not None:
+        assert command.tag == tag
+    if "image-tags" in detail:
+        assert list(command.tags) == detail["image-tags"]
+    assert_well_formed(command)
 
 
 @pytest.mark.parametrize("value", HOSTILE_VALUES, ids=range(len(HOSTILE_VALUES)))
 @pytest.mark.parametrize("where", ["repository", "digest", "tag", "action", "result", "detail"])
 def test_hostile_values_in_every_field_are_refused_cleanly(where: str, value: Any) -> None:
+    # Given a manual request and an AWS event with one hostile value in one field
     manual: dict[str, Any] = {"action": "promote", "repository": "dev-x", "tag": "v1"}
     events = {
         "repository": [{**manual, "repository": value}, eventfactory.push_event(value, DIGEST)],
@@ -180,10 +244,23 @@ def test_hostile_values_in_every_field_are_refused_cleanly(where: str, value: An
         "detail": [{**eventfactory.push_event("dev-x", DIGEST), "detail": value}],
     }[where]
     for event in events:
+        # The only acceptable values in this corpus: a well-formed tag (e.g. "DEV-MICROSERVICE": tags may be upper
+        # case), or no tag at all on a push (the factory leaves a falsy tag out; ECR pushes may carry none).
+        acceptable = where == "tag" and (
+            (isinstance(value, str) and is_valid_tag(value)) or (not value and event.get("source") == "aws.ecr")
+        )
+        # When it is parsed
         try:
-            parse_event(event, request_id="hostile")
+            command = parse_event(event, request_id="hostile")
         except InvalidEvent as error:
-            assert len(str(error)) < 5_000  # a clean, bounded message: no 100 kB echo of the input
+            # Then it is refused with a clean, bounded reason, and only if it was not acceptable
+            assert not acceptable, f"refused an acceptable {where} {value!r}: {error}"
+            assert 0 < len(str(error)) < MAX_MESSAGE
+            continue
+        # Then what is accepted was acceptable, and carries the value as given
+        assert acceptable, f"accepted a hostile {where} {repr(value)[:80]}: {repr(command)[:200]}"
+        assert command.tag == (value or None)
+        assert_well_formed(command)
 
 
 @pytest.mark.parametrize(
@@ -228,34 +305,87 @@ def mutated_policies(draw: st.DrawFn) -> Any:
     return policy
 
 
-@FUZZ
-# No bytes: `load_policy(b"\x80")` or `load_policy(b"0\x00000")` raise UnicodeDecodeError, not PolicyError
-# (product bug, reported in RELIABILITY.md; unreachable from the Lambda, whose environment is text).
-@given(st.one_of(json_values, mutated_policies(), st.text(max_size=200)))
-def test_load_policy_fails_only_with_policy_error(raw: Any) -> None:
-    if not isinstance(raw, str | bytes | dict):
-        raw = json.dumps(raw, allow_nan=True)
-    try:
-        policy = load_policy(raw)
-    except PolicyError as error:
-        assert str(error)
-        return
-    for rule in policy.rules:  # what loads is usable: every target it names is a valid repository
+def assert_policy_is_usable(policy: Any) -> None:
+    """What loads is usable: every source and every target it can name is a valid repository name."""
+    assert policy.rules
+    for rule in policy.rules:
+        assert is_valid_repository_name(rule.source.replace("*", "abc")), rule
         target = rule.target_for("dev-abc") if "*" in rule.source else rule.target_for(rule.source)
         if target is not None:
             validate_repository_name(target)
+        assert is_valid_repository_name(rule.target.replace("{name}", "abc")), rule
+        assert rule.tags and all(isinstance(glob, str) and glob for glob in rule.tags), rule
+    assert policy.allow_override in (True, False)
+
+
+policy_bytes = st.one_of(
+    st.binary(max_size=200),  # arbitrary bytes: b"\x80", b"0\x00000" (json's UTF-16 sniffing), ...
+    mutated_policies().map(lambda p: json.dumps(p, allow_nan=True).encode()),
+    mutated_policies().map(lambda p: json.dumps(p).encode("utf-16")),
+    st.text(max_size=100).map(lambda t: t.encode("utf-8", "surrogatepass")),
+)
+
+
+@FUZZ
+@given(st.one_of(json_values, mutated_policies(), st.text(max_size=200), policy_bytes))
+def test_load_policy_fails_only_with_policy_error(raw: Any) -> None:
+    # Given any JSON value, a mutated valid policy, text or bytes
+    if not isinstance(raw, str | bytes | dict):
+        raw = json.dumps(raw, allow_nan=True)
+    # When it is loaded
+    try:
+        policy = load_policy(raw)
+    except PolicyError as error:
+        # Then a refusal is a PolicyError with a reason
+        assert str(error)
+        return
+    # Then what loads is usable
+    assert_policy_is_usable(policy)
+
+
+@pytest.mark.parametrize("raw", [b"\x80", b"0\x00000", b"\xff\xfe{", b'{"rules": \xc3(}'], ids=repr)
+def test_undecodable_policy_bytes_are_a_policy_error(raw: bytes) -> None:
+    # Given bytes that are not UTF-8 JSON (or that json's encoding sniffing misreads); When loaded
+    # Then the refusal is a PolicyError (was UnicodeDecodeError, RELIABILITY.md bug 4)
+    with pytest.raises(PolicyError):
+        load_policy(raw)
 
 
 @pytest.mark.parametrize("value", HOSTILE_VALUES, ids=range(len(HOSTILE_VALUES)))
 @pytest.mark.parametrize("field", ["name", "source", "target", "tags", "require", "allow_override", "rules"])
 def test_hostile_policy_values_are_refused_or_safe(field: str, value: Any) -> None:
+    # Given the valid policy with one hostile value in one field
     policy: Any = json.loads(json.dumps(VALID_POLICY))
     if field in ("allow_override", "rules"):
         policy[field] = value
     else:
         policy["rules"][0][field] = value
-    with contextlib.suppress(PolicyError):
-        load_policy(json.dumps(policy))
+    # When it is loaded
+    try:
+        loaded = load_policy(json.dumps(policy))
+    except PolicyError as error:
+        # Then a refusal says where: the field is named in the reason
+        assert field in str(error), str(error)[:300]
+        return
+    # Then what loads is safe: only valid repository names and tag globs, and an override only when the
+    # policy says exactly `true` (no hostile value is coerced into permission)
+    assert_policy_is_usable(loaded)
+    assert loaded.allow_override is (field == "allow_override" and value is True)
+    [rule] = loaded.rules
+    assert (rule.source, rule.target) == (
+        value if field == "source" else "dev-*",
+        value if field == "target" else "prod-{name}",
+    )
+    assert all(_TAG_GLOB_CHARS.issuperset(glob) for glob in rule.tags), rule.tags
+    if field == "name":
+        assert rule.name == value and 1 <= len(rule.name) <= 64
+    if field == "require" and value == {}:
+        assert not rule.require.tests and rule.require.scan is None  # exactly what was written: no gates
+    elif field != "require":
+        assert rule.require.tests == ("integration",) and rule.require.scan is not None
+
+
+_TAG_GLOB_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-*?[]!")
 
 
 @pytest.mark.parametrize("target", ["../prod", "prod/../../x", "PROD-{name}", "prod-{name}/..", "prod-{other}"])

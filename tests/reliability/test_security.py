@@ -28,7 +28,18 @@ from promoter.registry import (
     TransientRegistryError,
     copy_image,
 )
-from tests.support.cdk import Synthesized, Template, as_list, function_named, only, ref_of, resources, role_statements
+from tests.support.cdk import (
+    Synthesized,
+    Template,
+    as_list,
+    function_named,
+    glob_context,
+    only,
+    ref_of,
+    resources,
+    role_statements,
+    synth_once,
+)
 from tests.support.promotion import only as only_decision
 
 from .conftest import fast_policy
@@ -228,7 +239,14 @@ def test_an_override_cannot_ride_in_on_an_event(promoter, repo_name) -> None:
 # ---- infra: the bus and IAM ------------------------------------------------------------------
 
 # Actions with no resource-level permissions: the only ones that may be granted on "*".
-UNSCOPABLE = {"ecr:GetAuthorizationToken", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# (inspector2:ListFindings: enhanced-scan findings, "IAM permissions required for enhanced scanning", ECR user
+# guide; no resource type in the Service Authorization Reference for Amazon Inspector2.)
+UNSCOPABLE = {
+    "ecr:GetAuthorizationToken",
+    "inspector2:ListFindings",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+}
 FORBIDDEN = (
     "ecr:Delete",
     "ecr:BatchDeleteImage",
@@ -243,6 +261,9 @@ FORBIDDEN = (
     "lambda:",
     "events:PutEvents",
 )
+# With `{name}` rules the function creates each target on first promotion, write-protected (gate integrity):
+# these, and only these, of FORBIDDEN it may have, and only on the policy's target repositories.
+TARGET_CREATION = {"ecr:CreateRepository", "ecr:SetRepositoryPolicy"}
 
 
 @pytest.fixture(scope="module")
@@ -303,7 +324,18 @@ def test_no_statement_anywhere_is_a_wildcard_or_an_inversion(scenario: Synthesiz
         assert all(a != "*" and not a.endswith(":*") for a in as_list(statement["Action"])), statement
 
 
-def test_the_promoter_role_is_least_privilege(source: Template) -> None:
+@pytest.fixture(scope="module", params=["scenario", "glob"])
+def promoter_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """The source stack of cdk.json's policy (named target) and of a `dev-*` → `prod-{name}` policy."""
+    if request.param == "scenario":
+        synthesized: Synthesized = request.getfixturevalue("scenario")
+    else:
+        synthesized = synth_once(tmp_path_factory, "glob", glob_context())
+    return synthesized.source
+
+
+def test_the_promoter_role_is_least_privilege(promoter_stack: Template) -> None:
+    source = promoter_stack
     _, function = function_named(source, HANDLER)
     role = ref_of(function["Role"])
     assert role is not None and "ManagedPolicyArns" not in source["Resources"][role]["Properties"]
@@ -313,22 +345,38 @@ def test_the_promoter_role_is_least_privilege(source: Template) -> None:
         targets = as_list(statement["Resource"])
         if "*" in targets:
             assert set(actions) <= UNSCOPABLE, statement
-        assert not [a for a in actions if a.startswith(FORBIDDEN)], statement
+        assert not [a for a in actions if a.startswith(FORBIDDEN) and a not in TARGET_CREATION], statement
+        if TARGET_CREATION & set(actions):
+            # only on the policy's `prod-` target patterns of this account, never a source or another repository
+            assert targets and all(t.startswith(f"{TARGET_ARN}prod-") for t in targets), statement
         if any(a.startswith("dynamodb:") for a in actions):  # item writes, on the ledger table only
             assert [ref_of(t) for t in targets] == [only(source, "AWS::DynamoDB::Table")[0]], statement
         for action in actions:
             if action in {"ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload"}:
                 # writes only into the policy's prod- targets of this account, never into a source repository
-                assert all(isinstance(t, str) and ":repository/prod-" in t for t in targets), statement
-                assert all(":111122223333:" in t for t in targets)
+                assert targets and all(isinstance(t, str) and t.startswith(f"{TARGET_ARN}prod-") for t in targets)
+    # the glob policy does make the role create targets: the exception above is exercised, not vacuous
+    creates = [s for s in statements if "ecr:CreateRepository" in as_list(s["Action"])]
+    assert bool(creates) == any("{name}" in rule["target"] for rule in _policy_of(source)["rules"]), creates
+
+
+TARGET_ARN = "arn:aws:ecr:us-west-2:111122223333:repository/"
+
+
+def _policy_of(source: Template) -> dict[str, Any]:
+    """The promotion policy the function runs with (its environment)."""
+    _, function = function_named(source, HANDLER)
+    policy: dict[str, Any] = json.loads(function["Environment"]["Variables"]["PROMOTION_POLICY"])
+    return policy
 
 
 def test_the_destination_trusts_only_the_source_account_for_replication(scenario: Synthesized) -> None:
     destination = scenario.destination
-    text = json.dumps(destination)
-    assert "ecr:ReplicateImage" in text
-    for body in resources(destination, "AWS::ECR::RegistryPolicy").values():
-        for statement in body["Properties"]["PolicyText"]["Statement"]:
-            assert set(as_list(statement["Action"])) <= {"ecr:ReplicateImage", "ecr:CreateRepository"}
-            principals = json.dumps(statement["Principal"])
-            assert "111122223333" in principals and '"*"' not in principals
+    # The statement the custom resource merges into the registry policy (other statements stay the account's).
+    assert not resources(destination, "AWS::ECR::RegistryPolicy")
+    _, merged = only(destination, "Custom::EcrRegistryPolicyStatement")
+    statement = json.loads(merged["Statement"])
+    assert statement["Effect"] == "Allow"
+    assert set(as_list(statement["Action"])) == {"ecr:ReplicateImage", "ecr:CreateRepository"}
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
+    assert statement["Resource"] == "arn:aws:ecr:us-west-2:444455556666:repository/prod-*"

@@ -90,7 +90,8 @@ def function_named(template: Template, handler: str) -> tuple[str, Any]:
 
 
 # The other shapes a policy can take, in one synth: a glob rule whose suites name a CodeBuild project and
-# a pipeline (targets created by the function), and a named rule whose target exists already (adopted).
+# a pipeline (targets created by the function), and a named rule whose target exists already (adopted);
+# alarms also notify a team's existing topic.
 GLOB_POLICY = {
     "rules": [
         {
@@ -105,12 +106,14 @@ GLOB_POLICY = {
     "allow_override": True,
 }
 GLOB_EXISTING_TARGETS = ["prod-legacy-app"]
+GLOB_ALARM_TOPICS = ["arn:aws:sns:us-west-2:999988887777:team-pager"]
 
 
 def glob_context() -> dict[str, Any]:
     context = scenario_context()
     context["promotion_policy"] = copy.deepcopy(GLOB_POLICY)
     context["existing_target_repositories"] = list(GLOB_EXISTING_TARGETS)
+    context["alarm_topic_arns"] = list(GLOB_ALARM_TOPICS)
     return context
 
 

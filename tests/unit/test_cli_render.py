@@ -71,3 +71,30 @@ def test_an_error_response_goes_to_stderr(capsys: pytest.CaptureFixture[str]) ->
 @pytest.mark.parametrize(("count", "text"), [(0, "0 B"), (999, "999 B"), (1000, "1.0 KB"), (12_345_678, "12.3 MB")])
 def test_sizes_are_decimal(count: int, text: str) -> None:
     assert size(count) == text
+
+
+def test_status_shows_signers_of_results_and_approvals_with_their_reasons(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a status answer with a signed test result, an approval and a rejection (shape proposed to core)
+    key = "arn:aws:kms:us-west-2:111122223333:key/" + "1" * 8
+    status = {
+        "repository": "dev-a",
+        "digest": "sha256:" + "2" * 64,
+        "tags": ["v1"],
+        "tests": {"e2e": {"result": "PASSED", "at": "T1", "run_url": None, "key_id": key}},
+        "scan": None,
+        "approvals": [
+            {"rule": "staging", "decision": "approve", "reason": "CAB-1", "key_id": key, "at": "T2"},
+            {"rule": "prod", "decision": "reject", "reason": "CVE-9", "key_id": key, "at": "T3"},
+        ],
+        "promotions": [],
+        "history": [],
+    }
+
+    # When it is shown as text
+    print_response({"decisions": [], "status": status}, as_json=False)
+
+    # Then each line names the signer; approvals and rejections carry rule and reason
+    lines = capsys.readouterr().out.splitlines()
+    assert f"  test  e2e: PASSED at T1, signed by {key}" in lines
+    assert f"  approve rule staging at T2, signed by {key}: CAB-1" in lines
+    assert f"  reject  rule prod at T3, signed by {key}: CVE-9" in lines

@@ -5,27 +5,47 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from typing import NoReturn
 
+from promoter.cli.approve import add_approve
 from promoter.cli.copy import add_copy
 from promoter.cli.exits import EXIT_FAILURE, EXIT_INTERRUPTED, CliFailure
 from promoter.cli.operator import add_operator_commands
 from promoter.cli.render import print_json
 from promoter.cli.replay import add_invoke
+from promoter.cli.verify import add_parser as add_verify
 
 Command = Callable[[argparse.Namespace, Mapping[str, str]], int]
 
 
+# `--dst-creds u:pw` (a typo) or `--dest-creds=u:pw` with an unknown flag: argparse echoes the token.
+_LOGIN_IN_MESSAGE = re.compile(r"(-\S*creds?\S*?[ =]'?[^\s:']*):[^\s']+", re.IGNORECASE)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse repeats unrecognised arguments in its error; a mistyped login flag must not print PASS."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(_LOGIN_IN_MESSAGE.sub(r"\1:***", message))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m promoter", description="ecr-promoter: gated image promotion")
+    parser = _Parser(prog="python -m promoter", description="ecr-promoter: gated image promotion")
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log progress and show tracebacks (-vv: every request)"
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # Plain subparsers: unrecognised arguments are reported by this top-level parser (and masked there).
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=argparse.ArgumentParser
+    )
     add_copy(subparsers)
     add_operator_commands(subparsers)
+    add_approve(subparsers)
     add_invoke(subparsers)
+    add_verify(subparsers)
     return parser
 
 

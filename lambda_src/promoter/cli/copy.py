@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from promoter.cli.exits import EXIT_CONFLICT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliFailure
+from promoter.cli.logins import CREDS_METAVAR, credential_sources, login_for
 from promoter.cli.render import copy_summary, print_json
 
 if TYPE_CHECKING:
@@ -28,7 +29,10 @@ def add_copy(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=(
             "SRC is HOST[:PORT]/REPO:TAG or HOST[:PORT]/REPO@sha256:<hex>. DST is HOST[:PORT]/REPO[:TAG]; without a "
             "tag it gets SRC's tag (by digest only when SRC has none). Exit 0: copied or already present; 1: failed; "
-            "2: usage; 3: DST's tag points to another digest (nothing written)."
+            "2: usage; 3: DST's tag points to another digest (nothing written). Logins, first found: --src-creds/"
+            "--dest-creds, REGISTRY_AUTH_FILE, the Docker config ($DOCKER_CONFIG/config.json, else "
+            "~/.docker/config.json: credHelpers, auths, credsStore). ECR hosts without a login get an ECR token. "
+            "A PASS on the command line is visible to other local users (ps): prefer docker login or the prompt."
         ),
     )
     parser.add_argument("source", metavar="SRC", help="the image to copy")
@@ -38,7 +42,16 @@ def add_copy(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--no-referrers", action="store_true", help="do not copy signatures, attestations and SBOMs that refer to it"
     )
     parser.add_argument("--jobs", type=positive_int, default=8, metavar="N", help="blobs copied at once (default 8)")
+    for side, flag in (("SRC", "--src-creds"), ("DST", "--dest-creds")):
+        parser.add_argument(
+            flag,
+            metavar=CREDS_METAVAR,
+            help=f"log in to {side}'s registry as USER (no :PASS: asked on the terminal, not echoed)",
+        )
     parser.set_defaults(run=run_copy)
+
+
+LOGIN_HINT = "log in with `docker login HOST`, set REGISTRY_AUTH_FILE, or pass --src-creds/--dest-creds USER"
 
 
 def positive_int(text: str) -> int:
@@ -67,6 +80,7 @@ def _copy_plan(source_text: str, destination_text: str) -> tuple[ImageReference,
 
 def run_copy(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from promoter.registry import (  # noqa: PLC0415 - keep `--help` fast
+        AuthenticationFailed,
         RegistryClient,
         RegistryError,
         TagConflict,
@@ -75,8 +89,12 @@ def run_copy(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     )
 
     source, destination, tags = _copy_plan(args.source, args.destination)
-    source_client = RegistryClient.for_host(source.host)
-    target_client = source_client if destination.host == source.host else RegistryClient.for_host(destination.host)
+    sources = credential_sources(env)
+    source_login = login_for(source.host, source.repository, args.src_creds, "--src-creds", sources)
+    target_login = login_for(destination.host, destination.repository, args.dest_creds, "--dest-creds", sources)
+    source_client = RegistryClient.for_host(source.host, credentials=source_login)
+    same_login = destination.host == source.host and target_login == source_login
+    target_client = source_client if same_login else RegistryClient.for_host(destination.host, credentials=target_login)
     try:
         reference = source.reference
         assert reference is not None
@@ -103,6 +121,9 @@ def run_copy(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         ) from None
     except TransientRegistryError as error:
         raise unreachable_registry(error, (source_client, target_client)) from None
+    except AuthenticationFailed as error:
+        hint = "" if source_login or target_login else f"; {LOGIN_HINT}"
+        raise CliFailure(f"copy failed: {error}{hint}", EXIT_FAILURE, "authentication-failed") from None
     except RegistryError as error:
         raise CliFailure(f"copy failed: {error}", EXIT_FAILURE, kind_of(error)) from None
     finally:

@@ -27,7 +27,7 @@ class DeployedInvoker:
         self._outputs: dict[str, str] | None = None
 
     def _client(self, service: str) -> Any:
-        return _explained(lambda: aws_client(service, self.region))
+        return explained(lambda: aws_client(service, self.region))
 
     def stack_output(self, key: StackOutput) -> str:
         """An output of the source stack, read once per run."""
@@ -36,7 +36,7 @@ class DeployedInvoker:
 
             cloudformation = self._client("cloudformation")
             try:
-                stacks = _explained(lambda: cloudformation.describe_stacks(StackName=self.stack)["Stacks"])
+                stacks = explained(lambda: cloudformation.describe_stacks(StackName=self.stack)["Stacks"])
             except ClientError as error:
                 where = f" in {cloudformation.meta.region_name}"
                 raise CliFailure(
@@ -58,7 +58,7 @@ class DeployedInvoker:
         function = self.function or self.stack_output(StackOutput.FUNCTION_NAME)
         lambda_ = self._client("lambda")
         try:
-            answer = _explained(
+            answer = explained(
                 lambda: lambda_.invoke(
                     FunctionName=function, InvocationType="RequestResponse", Payload=json.dumps(request).encode()
                 )
@@ -73,6 +73,26 @@ class DeployedInvoker:
             raise CliFailure(f"{function} failed: {payload.get('errorType', 'error')}: {message}")
         return payload  # type: ignore[no-any-return]
 
+    def resolve_digest(self, repository: str, tag: str) -> str:
+        """The digest `repository:tag` names in this account's ECR registry (DescribeImages)."""
+        from botocore.exceptions import ClientError  # noqa: PLC0415
+
+        ecr = self._client("ecr")
+        try:
+            answer = explained(lambda: ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}]))
+        except ClientError as error:
+            detail = error.response.get("Error", {})
+            raise CliFailure(
+                f"cannot resolve {repository}:{tag} in ECR ({detail.get('Code')}: {detail.get('Message', '')}): "
+                "check the name and --region, or give REPO@sha256:<digest>",
+                EXIT_FAILURE,
+                "image-not-found",
+            ) from None
+        details = answer.get("imageDetails") or []
+        if not details or not details[0].get("imageDigest"):
+            raise CliFailure(f"{repository}:{tag} is not in ECR", EXIT_FAILURE, "image-not-found")
+        return str(details[0]["imageDigest"])
+
     def put_test_result(self, bus: str | None, detail: dict[str, Any]) -> tuple[str, str]:
         """Put one `Image Test Result` event on the CI bus; returns (bus, event id)."""
         from botocore.exceptions import ClientError  # noqa: PLC0415
@@ -86,7 +106,7 @@ class DeployedInvoker:
             "EventBusName": bus,
         }
         try:
-            answer = _explained(lambda: events.put_events(Entries=[entry]))
+            answer = explained(lambda: events.put_events(Entries=[entry]))
         except ClientError as error:
             raise CliFailure(f"cannot put the event on bus {bus}: {error}", EXIT_FAILURE, "put-events-failed") from None
         first = answer["Entries"][0]
@@ -95,7 +115,7 @@ class DeployedInvoker:
         return bus, str(first.get("EventId", "?"))
 
 
-def _explained(call: Any) -> Any:
+def explained(call: Any) -> Any:
     """Run `call`; an SDK failure we expect (no region, no credentials, no endpoint) becomes one line."""
     from botocore.exceptions import BotoCoreError  # noqa: PLC0415
 

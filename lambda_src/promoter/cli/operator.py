@@ -1,4 +1,4 @@
-"""Operator commands: `promote`, `status`, `reconcile`, `record-result`, `record-scan`.
+"""Operator commands: `promote`, `status`, `record-result`, `record-scan` (and `reconcile`, from `backfill`).
 
 Each builds the request or event the function accepts and hands it to an invoker (`--local`: in this
 process through `promoter.entry.handle`; else the deployed stack). Exit codes follow the outcomes.
@@ -10,8 +10,10 @@ import argparse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from promoter.cli.backfill import add_reconcile
 from promoter.cli.exits import EXIT_OK, EXIT_USAGE, CliFailure
 from promoter.cli.render import decisions_exit_code, print_json, print_response, query_exit_code
+from promoter.cli.signing import KEY_HELP, KEY_METAVAR
 from promoter.cli.targets import add_target_options, invoker_for
 from promoter.contract import DetailType, Env, Source
 
@@ -75,9 +77,7 @@ def add_operator_commands(subparsers: Subparsers) -> None:
     add_target_options(status)
     status.set_defaults(run=run_status)
 
-    reconcile = subparsers.add_parser("reconcile", help="re-evaluate every pending candidate now")
-    add_target_options(reconcile)
-    reconcile.set_defaults(run=run_reconcile)
+    add_reconcile(subparsers)
 
     record_result = subparsers.add_parser(
         "record-result",
@@ -91,6 +91,7 @@ def add_operator_commands(subparsers: Subparsers) -> None:
     record_result.add_argument("--result", required=True, choices=["PASSED", "FAILED"])
     record_result.add_argument("--run-url", metavar="URL", help="link to the CI run")
     record_result.add_argument("--bus", metavar="NAME", help="the CI results bus (default: from the stack's outputs)")
+    record_result.add_argument("--sign-with", metavar=KEY_METAVAR, help=KEY_HELP + " (policy trust.test_results)")
     add_target_options(record_result)
     record_result.set_defaults(run=run_record_result)
 
@@ -137,12 +138,6 @@ def run_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return query_exit_code(response)
 
 
-def run_reconcile(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    response = invoker_for(args, env).invoke({"action": "reconcile"})
-    print_response(response, as_json=args.json)
-    return query_exit_code(response)
-
-
 def eventbridge_event(source: Source, detail_type: DetailType, detail: dict[str, Any]) -> dict[str, Any]:
     """An EventBridge envelope as the function receives it, with a fresh id and the current time."""
     import uuid  # noqa: PLC0415 - start-up stays small
@@ -165,9 +160,20 @@ def run_record_result(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         raise CliFailure(
             f"record-result needs REPO@sha256:<digest> (results belong to a digest, not to tag {tag!r})", EXIT_USAGE
         )
-    detail = {"repository-name": repository, "image-digest": digest, "suite": args.suite, "result": args.result}
+    detail: dict[str, Any] = {
+        "repository-name": repository,
+        "image-digest": digest,
+        "suite": args.suite,
+        "result": args.result,
+    }
     if args.run_url:
         detail["run-url"] = args.run_url
+    if args.sign_with:
+        from promoter.cli.signing import signed_test_result  # noqa: PLC0415
+
+        detail["attestation"] = signed_test_result(
+            args.sign_with, args.region, digest=digest, suite=args.suite, result=args.result, url=args.run_url
+        )
     from promoter.cli.local import LocalInvoker  # noqa: PLC0415
 
     invoker = invoker_for(args, env)
@@ -179,7 +185,8 @@ def run_record_result(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if args.json:
         print_json({"event_id": event_id, "bus": bus, "detail": detail})
     else:
-        print(f"Recorded {args.suite} {args.result} for {repository}@{digest} on bus {bus} (event {event_id})")
+        signed = f", signed by {args.sign_with}" if args.sign_with else ""
+        print(f"Recorded {args.suite} {args.result} for {repository}@{digest} on bus {bus} (event {event_id}{signed})")
     return EXIT_OK
 
 

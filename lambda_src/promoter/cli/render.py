@@ -74,13 +74,23 @@ def print_response(response: dict[str, Any], *, as_json: bool) -> None:
 def _print_status(status: dict[str, Any]) -> None:
     print(f"{status['repository']}@{status['digest']}  tags: {', '.join(status['tags']) or '-'}")
     for suite, result in status["tests"].items():
-        print(f"  test  {suite}: {result['result']} at {result['at']}")
+        print(f"  test  {suite}: {result['result']} at {result['at']}{_signer(result)}")
     scan = status.get("scan")
     print(f"  scan  {scan['severity_counts'] if scan else 'none recorded'}")
+    for approval in status.get("approvals") or []:  # signed approvals and rejections, per rule
+        decision, rule = approval.get("decision", "?"), approval.get("rule", "?")
+        print(
+            f"  {decision:<7} rule {rule} at {approval.get('at', '?')}{_signer(approval)}: {approval.get('reason', '')}"
+        )
     for promotion in status["promotions"]:
         print(f"  promoted to {promotion['target_repository']}:{promotion['tag']} at {promotion['at']}")
     for entry in status["history"]:
         print(f"  {entry['at']}  {entry['outcome']:<16} {entry['trigger']:<10} {'; '.join(entry['reasons'])}")
+
+
+def _signer(entry: dict[str, Any]) -> str:
+    key_id = entry.get("key_id")
+    return f", signed by {key_id}" if key_id else ""
 
 
 def _print_decision(decision: dict[str, Any]) -> None:

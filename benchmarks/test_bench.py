@@ -1,0 +1,76 @@
+"""Checks of the benchmark's own machinery (not of the product's speed): `pytest benchmarks/test_bench.py`.
+
+Needs the registry binary and skopeo, like `make bench`; a tiny image keeps it to seconds.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from benchmarks import run, runners
+from benchmarks.crossshapes import CONTESTANTS, FLOOR, PROMOTER, SKOPEO_COLD, Spread, compare, report_lines
+from benchmarks.shapes import KIB, Shape
+
+pytestmark = pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo is not installed")
+
+
+def test_spread_is_the_median_and_the_range_of_the_runs() -> None:
+    # Given three run times out of order; When summarised; Then median and min-max
+    spread = Spread.of([0.9, 0.3, 0.5])
+    assert (spread.median, spread.low, spread.high) == (0.5, 0.3, 0.9)
+    assert spread.text(1) == "0.5 (0.3-0.9)"
+
+
+@pytest.fixture
+def bench_workdir() -> Iterator[Path]:
+    """Like run.main's: reachable by `nobody`, as whom skopeo runs under root (pytest's tmp_path is not)."""
+    workdir = Path(tempfile.mkdtemp(prefix="ecr-promoter-bench-test-"))
+    workdir.chmod(0o711)
+    yield workdir
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_a_shape_is_compared_on_fresh_registries_with_a_spread_for_every_contestant(bench_workdir: Path) -> None:
+    # Given a tiny image shape
+    shape = Shape("tiny 3 x 64 KB", (64 * KIB,) * 3)
+
+    # When the three contestants copy it three times each
+    result = compare(shape, 3, bench_workdir, progress=lambda _: None)
+
+    # Then every contestant has a median within its range, the ratios are per run, and the row is reported
+    assert set(result.seconds) == set(CONTESTANTS)
+    for spread in (*result.seconds.values(), result.vs_skopeo, result.vs_floor, result.skopeo_vs_floor):
+        assert 0 < spread.low <= spread.median <= spread.high
+    assert result.vs_skopeo.low <= result.seconds[PROMOTER].high / result.seconds[SKOPEO_COLD].low
+    assert result.seconds[FLOOR].median > 0
+    # a fresh target per copy: ecr-promoter uploads all 4 blobs (3 layers + config), so ≥ 4 PUTs + manifest
+    assert result.promoter_requests >= 5
+    [row] = [line for line in report_lines([result]) if line.startswith("| tiny")]
+    assert row.count("|") == 12
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["--runs", "2"], "at least 3"), (["--publish", "--shapes-only"], "drop --shapes-only")],
+)
+def test_bench_arguments_that_cannot_give_a_publishable_report_are_refused(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given arguments that would give no spread or a partial BENCHMARKS.md; When parsed; Then usage error
+    with pytest.raises(SystemExit) as raised:
+        run._arguments(argv)
+    assert raised.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_unpublished_run_writes_outside_the_tracked_tree() -> None:
+    # Given the default output and the published one; Then only --publish touches BENCHMARKS.md
+    assert run.UNTRACKED.relative_to(runners.ROOT).parts[0] == ".bench"
+    assert ".bench/" in (runners.ROOT / ".gitignore").read_text().splitlines()
+    assert run.PUBLISHED == runners.ROOT / "BENCHMARKS.md"
+    assert not run._arguments([]).publish

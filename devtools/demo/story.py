@@ -1,0 +1,294 @@
+"""The story the demo tells: the scenario's steps in the order things happen, each narrated and checked.
+
+`Demo.run` is the script (iterations, a release, a failed test, a CRITICAL finding, a duplicate delivery,
+evidence out of order, a rebuild under an existing tag, replication); the other methods are its verbs:
+push an image, deliver an event, replicate, and `expect` — every expectation that does not hold is
+printed at once and makes the demo exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from devtools import images
+from devtools.demo.builds import Build, Layer, base_layers, digest_of, push_build, retag
+from devtools.demo.report import Row, human_bytes, say, short, shorten_digests
+from devtools.demo.scenario import CI_URL, SOURCE_REPOSITORY, Scenario
+from devtools.eventfactory import ci_result_event, push_event, scan_event
+from devtools.localregistry import LocalRegistry
+
+
+@dataclass
+class Demo:
+    scenario: Scenario
+    dev: LocalRegistry
+    prod: LocalRegistry
+    deliver: Callable[[dict[str, Any]], dict[str, Any]]  # one event through the function's entry point
+    verbose: bool = False
+    failures: list[str] = field(default_factory=list)
+    checks: int = 0
+    rows: list[Row] = field(default_factory=list)
+    shared: list[Layer] = field(default_factory=base_layers)
+
+    @property
+    def target(self) -> str:
+        return self.scenario.target_repository
+
+    # -- bookkeeping
+
+    def expect(self, condition: bool, what: str) -> bool:
+        self.checks += 1
+        if not condition:
+            what = shorten_digests(what)
+            self.failures.append(what)
+            say(f"     !! UNEXPECTED: {what}")
+        return condition
+
+    def record(self, image: str, tag: str | None, build: Build, decision: dict[str, Any] | None) -> None:
+        copy = (decision or {}).get("copy") or {}
+        outcome = str((decision or {}).get("outcome", "error"))
+        self.rows.append(Row(image, tag, build.digest, outcome, copy.get("blobs_mounted"), copy.get("bytes_moved")))
+
+    # -- steps
+
+    def section(self, title: str) -> None:
+        say()
+        say(title)
+
+    def push(self, build: str, tag: str) -> Build:
+        pushed = push_build(self.dev.url, SOURCE_REPOSITORY, build, tag, self.shared)
+        reused = pushed.blobs - pushed.uploaded
+        shared = f", {reused} shared layers already there" if reused else ""
+        say(
+            f"   docker push {SOURCE_REPOSITORY}:{tag} ({build}, {short(pushed.digest)}, {human_bytes(pushed.size)}): "
+            f"{pushed.uploaded} blobs uploaded{shared}"
+        )
+        return pushed
+
+    def invoke(self, label: str, event: dict[str, Any], expected: str) -> dict[str, Any] | None:
+        """Deliver one event to the function, print its decision, check the outcome."""
+        try:
+            response = self.deliver(event)
+        except Exception as error:
+            say(f"   {label:<44} -> ERROR")
+            self.expect(False, f"{label}: the function raised {type(error).__name__}: {error}")
+            return None
+        if self.verbose:
+            say(json.dumps(response, indent=2))
+        decisions = response.get("decisions") or []
+        if response.get("error") or len(decisions) != 1:
+            say(f"   {label:<44} -> ERROR")
+            self.expect(False, f"{label}: expected one decision, got {json.dumps(response)[:300]}")
+            return None
+        decision: dict[str, Any] = decisions[0]
+        outcome = str(decision.get("outcome"))
+        copy = decision.get("copy")
+        if outcome == "promoted" and copy:
+            detail = (
+                f"into {decision.get('target_repository')}:{','.join(decision.get('tags') or [])}: "
+                f"{copy.get('blobs_mounted')} blobs mounted, {human_bytes(int(copy.get('bytes_moved') or 0))} moved"
+            )
+        else:
+            detail = shorten_digests("; ".join(decision.get("reasons") or []))
+        say(f"   {label:<44} -> {outcome:<17}{detail}")
+        self.expect(outcome == expected, f"{label}: expected outcome {expected}, got {outcome} ({detail})")
+        return decision
+
+    def tests_pass(self, build: Build, label: str) -> tuple[str, dict[str, Any]]:
+        """CI reports each required suite PASSED: every suite but the last is delivered here (the image
+        stays pending); the last one's label and event are returned for the caller to deliver."""
+        suites = self.scenario.suites
+        for suite in suites[:-1]:
+            event = ci_result_event(SOURCE_REPOSITORY, build.digest, suite, "PASSED", CI_URL + build.name)
+            self.invoke(f"CI: {suite} PASSED for {label}", event, "pending")
+        last = ci_result_event(SOURCE_REPOSITORY, build.digest, suites[-1], "PASSED", CI_URL + build.name)
+        return f"CI: {suites[-1]} PASSED for {label}", last
+
+    def promote_step(self, label: str, event: dict[str, Any], build: Build, tag: str) -> dict[str, Any] | None:
+        """The event that should promote `build`: mounts only, zero bytes moved, byte-exact target."""
+        mark = self.dev.log_mark()
+        decision = self.invoke(label, event, "promoted")
+        log = self.dev.access_log(mark)
+        uploads = [entry for entry in log if entry.is_blob_upload]
+        mounts = [entry for entry in log if entry.is_mount and entry.status == 201]
+        say(f"     dev registry access log: {len(mounts)} cross-repository mounts (201), {len(uploads)} blob uploads")
+        self.expect(not uploads, f"{label}: {len(uploads)} blob upload(s) during a same-registry promotion")
+        copy = (decision or {}).get("copy") or {}
+        self.expect(
+            copy.get("blobs_mounted") == build.blobs == len(mounts) and copy.get("bytes_moved") == 0,
+            f"{label}: expected {build.blobs} blobs mounted and 0 bytes moved, got {copy or 'no copy'}",
+        )
+        self.expect(
+            decision is not None and decision.get("target_repository") == self.target and decision["tags"] == [tag],
+            f"{label}: expected a promotion into {self.target}:{tag}",
+        )
+        self.expect(
+            digest_of(self.dev.url, self.target, tag) == build.digest,
+            f"{label}: {self.target}:{tag} in the dev registry is not {build.digest}",
+        )
+        return decision
+
+    def replicate(self, expect_new: dict[str, str], expect_skipped: int | None = None) -> None:
+        """Run the replication stand-in with the cdk.json prefix; check which images it shipped."""
+        from devtools.replication import replicate  # noqa: PLC0415 - needs lambda_src on sys.path
+
+        prefix = self.scenario.replication_prefix
+        try:
+            report = replicate(self.dev.url, self.prod.url, prefix)
+        except Exception as error:
+            self.expect(False, f"replication failed: {type(error).__name__}: {error}")
+            return
+        say(
+            f"   ECR replication, PREFIX_MATCH {prefix!r} -> account {self.scenario.destination_account}: "
+            f"replicates {', '.join(report.replicated_repositories) or 'nothing'}, "
+            f"leaves {', '.join(report.skipped_repositories) or 'nothing'}"
+        )
+        for image in report.images:
+            if image.error:
+                say(f"     {image.repository}@{short(image.digest)}: ERROR {shorten_digests(image.error)}")
+            elif image.result is not None and not image.result.already_present:
+                result = image.result
+                say(
+                    f"     {image.repository}:{','.join(image.tags)} ({short(image.digest)}) -> production registry: "
+                    f"{result.blobs_streamed} blobs streamed ({human_bytes(result.bytes_moved)}), "
+                    f"{result.blobs_skipped} already there"
+                )
+        if not report.new_images and not report.errors:
+            say("     nothing new to replicate")
+        self.expect(not report.errors, f"replication errors: {[image.error for image in report.errors]}")
+        shipped = {tag: image.digest for image in report.new_images for tag in image.tags}
+        self.expect(shipped == expect_new, f"replication shipped {shipped}, expected {expect_new}")
+        if expect_skipped is not None:
+            skipped = sum(image.result.blobs_skipped for image in report.new_images if image.result is not None)
+            self.expect(
+                skipped == expect_skipped,
+                f"replication should skip the {expect_skipped} shared layers already there, skipped {skipped}",
+            )
+
+    def replicated(self, row: Row) -> str:
+        """Is this image in the production registry's target repository (under its tag)?"""
+        if digest_of(self.prod.url, self.target, row.digest) != row.digest:
+            return "no"
+        if row.tag is not None and digest_of(self.prod.url, self.target, row.tag) == row.digest:
+            return "yes"
+        return "by digest"
+
+    # -- the scenario, in the order things happen
+
+    def run(self) -> None:
+        dev, suites = SOURCE_REPOSITORY, self.scenario.suites
+        clean = {"LOW": 2, "MEDIUM": 1}
+
+        self.section(f"1. Developers iterate on {dev}: dev tags are never promoted")
+        for name in ("build-101", "build-102"):
+            build = self.push(name, name)
+            decision = self.invoke(f"push event {name}", push_event(dev, build.digest, name), "ignored")
+            self.record(f"{dev}:{name}", None, build, decision)
+
+        self.section("2. build-103 is tagged v1.0.0: it waits for its scan and tests, then is promoted")
+        b103 = self.push("build-103", "build-103")
+        self.invoke("push event build-103", push_event(dev, b103.digest, "build-103"), "ignored")
+        retag(self.dev.url, dev, b103.digest, "v1.0.0")
+        say(f"   docker tag + push {dev}:v1.0.0 (the same image {short(b103.digest)}): no blob uploaded")
+        self.invoke("push event v1.0.0", push_event(dev, b103.digest, "v1.0.0"), "pending")
+        scan = scan_event(dev, b103.digest, clean, ["build-103", "v1.0.0"])
+        self.invoke("ECR scan of v1.0.0: LOW 2, MEDIUM 1", scan, "pending")
+        label, released = self.tests_pass(b103, "v1.0.0")
+        decision = self.promote_step(label, released, b103, "v1.0.0")
+        self.replicate({"v1.0.0": b103.digest})
+        self.record(f"{dev}:v1.0.0", "v1.0.0", b103, decision)
+
+        self.section(f"3. v1.1.0: its {suites[0]} tests FAILED, so it is rejected")
+        b104 = self.push("build-104", "v1.1.0")
+        self.invoke("push event v1.1.0", push_event(dev, b104.digest, "v1.1.0"), "pending")
+        self.invoke("ECR scan of v1.1.0: LOW 2, MEDIUM 1", scan_event(dev, b104.digest, clean, ["v1.1.0"]), "pending")
+        failed = ci_result_event(dev, b104.digest, suites[0], "FAILED", CI_URL + b104.name)
+        decision = self.invoke(f"CI: {suites[0]} FAILED for v1.1.0", failed, "rejected")
+        self.record(f"{dev}:v1.1.0", "v1.1.0", b104, decision)
+
+        self.section("4. v1.2.0: its tests pass but the scan finds a CRITICAL vulnerability: rejected")
+        b105 = self.push("build-105", "v1.2.0")
+        self.invoke("push event v1.2.0", push_event(dev, b105.digest, "v1.2.0"), "pending")
+        self.invoke(*self.tests_pass(b105, "v1.2.0"), "pending")
+        scan = scan_event(dev, b105.digest, {"CRITICAL": 1, "HIGH": 3}, ["v1.2.0"])
+        decision = self.invoke("ECR scan of v1.2.0: CRITICAL 1, HIGH 3", scan, "rejected")
+        self.record(f"{dev}:v1.2.0", "v1.2.0", b105, decision)
+
+        self.section("5. EventBridge delivers the v1.0.0 test result a second time (at-least-once delivery)")
+        decision = self.invoke(f"the same event again (id {released['id'][:8]})", released, "already-promoted")
+        self.record(f"{dev}:v1.0.0 (delivered twice)", "v1.0.0", b103, decision)
+
+        self.section("6. v1.3.0: the test result comes before the scan; the scan completes its gates")
+        b106 = self.push("build-106", "v1.3.0")
+        self.invoke("push event v1.3.0", push_event(dev, b106.digest, "v1.3.0"), "pending")
+        self.invoke(*self.tests_pass(b106, "v1.3.0"), "pending")
+        scan = scan_event(dev, b106.digest, {"LOW": 1}, ["v1.3.0"])
+        decision = self.promote_step("ECR scan of v1.3.0: LOW 1", scan, b106, "v1.3.0")
+        self.replicate({"v1.3.0": b106.digest}, expect_skipped=len(self.shared))
+        self.record(f"{dev}:v1.3.0", "v1.3.0", b106, decision)
+
+        self.section("7. A rebuild is pushed as v1.0.0 and passes its gates: the production tag does not move")
+        b107 = self.push("build-107", "v1.0.0")
+        self.invoke("push event v1.0.0 (rebuild)", push_event(dev, b107.digest, "v1.0.0"), "pending")
+        scan = scan_event(dev, b107.digest, {"LOW": 1}, ["v1.0.0"])
+        self.invoke("ECR scan of the rebuild: LOW 1", scan, "pending")
+        decision = self.invoke(*self.tests_pass(b107, "the rebuild"), "conflict")
+        self.record(f"{dev}:v1.0.0 (rebuild)", "v1.0.0", b107, decision)
+        self.expect(
+            decision is not None and any(b103.digest in reason for reason in decision.get("reasons") or []),
+            f"the conflict should name the digest {self.target}:v1.0.0 holds ({b103.digest})",
+        )
+
+        self.section("8. Replication runs again; what each account's registry holds")
+        self.replicate({})
+        self.verify_registries(promoted={"v1.0.0": b103.digest, "v1.3.0": b106.digest})
+        for row in self.rows:
+            row.replicated = self.replicated(row)
+            wanted = "yes" if row.outcome in {"promoted", "already-promoted"} else "no"
+            self.expect(row.replicated == wanted, f"{row.image}: replicated? {row.replicated}, expected {wanted}")
+
+    def verify_registries(self, promoted: dict[str, str]) -> None:
+        """Only prefix repositories reached production, holding exactly the promoted digests, byte for byte."""
+        from devtools.replication import list_repositories  # noqa: PLC0415 - needs lambda_src on sys.path
+
+        failed_before = len(self.failures)
+        prefix = self.scenario.replication_prefix
+        dev_repos, prod_repos = list_repositories(self.dev.url), list_repositories(self.prod.url)
+        say(f"   dev registry ({self.scenario.source_account}):        {', '.join(dev_repos)}")
+        say(f"   production registry ({self.scenario.destination_account}): {', '.join(prod_repos) or 'nothing'}")
+        self.expect(
+            prod_repos == [repo for repo in dev_repos if repo.startswith(prefix)] == [self.target],
+            f"the production registry should hold exactly {self.target}, it holds {prod_repos}",
+        )
+        self.expect(
+            SOURCE_REPOSITORY not in prod_repos and not images.list_tags(self.prod.url, SOURCE_REPOSITORY),
+            f"{SOURCE_REPOSITORY} reached the production registry",
+        )
+        for registry, name in ((self.dev, "dev"), (self.prod, "production")):
+            held = {
+                tag: digest_of(registry.url, self.target, tag) for tag in images.list_tags(registry.url, self.target)
+            }
+            shown = ", ".join(f"{tag} {short(digest)}" for tag, digest in held.items())
+            say(f"   {self.target} in the {name} registry: {shown or 'nothing'}")
+            self.expect(held == promoted, f"{self.target} in the {name} registry holds {held}, expected {promoted}")
+        for tag, digest in promoted.items():
+            _, _, source_bytes = images.get_manifest(self.dev.url, SOURCE_REPOSITORY, digest)
+            _, _, prod_bytes = images.get_manifest(self.prod.url, self.target, tag)
+            self.expect(source_bytes == prod_bytes, f"{self.target}:{tag} is not byte-identical to the dev image")
+        if failed_before == len(self.failures):
+            say(f"   {SOURCE_REPOSITORY} is not in the production registry; {self.target} has the same digests in both")
+
+    def leave_one_waiting(self) -> Build:
+        """--keep: one more release, pushed and scanned clean, that waits for its tests (finished by hand)."""
+        dev = SOURCE_REPOSITORY
+        self.section(f"Left for you: v1.4.0 is pushed and scanned, and waits for its {self.scenario.suites[-1]} tests")
+        build = self.push("build-108", "v1.4.0")
+        self.invoke("push event v1.4.0", push_event(dev, build.digest, "v1.4.0"), "pending")
+        for suite in self.scenario.suites[:-1]:
+            event = ci_result_event(dev, build.digest, suite, "PASSED", CI_URL + build.name)
+            self.invoke(f"CI: {suite} PASSED for v1.4.0", event, "pending")
+        self.invoke("ECR scan of v1.4.0: LOW 1", scan_event(dev, build.digest, {"LOW": 1}, ["v1.4.0"]), "pending")
+        return build
