@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from promoter.approvals import verified_approval
+from promoter.approvals import approval_stage, untrusted_result, verified_approval
 from promoter.ci_successes import CiSuccesses
 from promoter.commands import (
     ApprovalDecision,
@@ -281,7 +281,7 @@ class PromotionService:
         ]
         if not stages:
             return Report([ignored(repository, digest, f"no rule matches repository {repository}")])
-        untrusted = self._untrusted(event)
+        untrusted = untrusted_result(event, self.policy, self.verifier)
         if untrusted is not None:
             return Report([ignored(repository, digest, f"test result not trusted: {untrusted}")])
         result = SuiteResult(event.suite, event.result, event.time, event.run_url)
@@ -295,17 +295,6 @@ class PromotionService:
         if not decisions:
             return Report([ignored(repository, digest, f"recorded; {digest} is in no stage that needs it yet")])
         return Report(decisions)
-
-    def _untrusted(self, event: ImageTestResult) -> str | None:
-        """With a trust section, why this result does not count (None: it does); without one, all count."""
-        trust = self.policy.trust.test_results
-        if trust is None:
-            return None
-        if event.attestation is None:
-            return f"unsigned, and the policy trusts only results signed by {', '.join(trust.signed_by)}"
-        if self.verifier is None:
-            return "this function has no verifier for signed results wired in"
-        return self.verifier.verify(event.attestation, event.digest, event.suite, event.result)
 
     def on_pipeline(self, event: PipelineSucceeded) -> Report:
         if not any(event.suite in rule.require.tests for rule in self.policy.rules):
@@ -349,12 +338,17 @@ class PromotionService:
         digest = self._digest_of(repository, event.tag, event.digest)
         if digest is None:
             return Report(error=f"{repository}:{event.tag or event.digest} not found")
-        matches = self.policy.rules_for(repository)
+        stage = approval_stage(self.policy, repository, event.rule)
+        matches = self.policy.rules_for(stage)
         approval = verified_approval(event, digest, matches, self.policy, self.approvals)
         if isinstance(approval, str):
             return Report([ignored(repository, digest, approval, event.rule)])
-        self.ledger.record_approval(repository, digest, approval)
-        return Report(self.evaluate(repository, digest, matches, Trigger(event.event_id, event.time, event.decision)))
+        self.ledger.record_approval(stage, digest, approval)
+        trigger = Trigger(event.event_id, event.time, event.decision)
+        if stage != repository and self.images.tags_of(stage, digest) is None:
+            # Not in the rule's stage yet: the approval waits there; say where the image stands now.
+            return Report(self.evaluate(repository, digest, self.policy.rules_for(repository), trigger))
+        return Report(self.evaluate(stage, digest, matches, trigger))
 
     def on_status(self, event: StatusQuery) -> Report:
         """Gates and history of one image; writes nothing."""

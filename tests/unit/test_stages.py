@@ -101,3 +101,36 @@ def test_a_result_for_a_digest_in_no_stage_yet_is_recorded_for_later() -> None:
 
     assert response["decisions"][0]["outcome"] == "ignored"
     assert "staging-app" in {repo for repo, _ in w.ledger.images}
+
+
+def test_an_approval_naming_the_dev_image_waits_in_the_stage_its_rule_decides() -> None:
+    from dataclasses import replace
+
+    from tests.unit.test_approvals import APPROVER, FakeApprovals
+
+    # Given dev → staging (unit) → prod (approval), and the image still in dev
+    w = world(
+        {
+            "rules": [
+                rule("dev-*", "staging-{name}", name="to-staging", tags=["v*"], require={"tests": ["unit"]}),
+                rule(
+                    "staging-*",
+                    "prod-{name}",
+                    name="to-prod",
+                    tags=["v*"],
+                    require={"approval": {"signed_by": [APPROVER]}},
+                ),
+            ]
+        }
+    )
+    w.services = replace(w.services, approvals=FakeApprovals())
+    digest = w.images.add("dev-app", "v1")
+    approval = {"action": "approve", "repository": "dev-app", "tag": "v1", "rule": "to-prod", "reason": "go"}
+
+    # When the approver approves the dev image for the prod rule, Then it says where the image stands now
+    early = handle({**approval, "attestation": {"payloadType": "x"}}, w.services)
+    assert outcomes(early) == [("to-staging", "dev-app", "pending")]
+
+    # When it reaches staging, Then the approval recorded for that stage lets it through to prod
+    handle(result("dev-app", digest, "unit"), w.services)
+    assert outcomes(handle(push("staging-app", digest, "v1"), w.services)) == [("to-prod", "staging-app", "promoted")]
