@@ -92,11 +92,22 @@ def test_tag_globs_filter_promotable_tags_and_default_is_everything() -> None:
             {
                 "rules": [
                     {"name": "a", "source": "dev-*", "target": "stage-{name}"},
-                    {"name": "b", "source": "stage-*", "target": "prod-{name}"},
+                    {"name": "b", "source": "stage-*", "target": "dev-{name}"},
                 ]
             },
-            "chains",
+            r"rules 'a' -> 'b' -> 'a' form a cycle",
         ),
+        (
+            {
+                "rules": [
+                    {"name": "in", "source": "dev-app", "target": "qa-app"},
+                    {"name": "out", "source": "qa-*", "target": "stage-{name}"},
+                    {"name": "back", "source": "stage-app", "target": "qa-app"},
+                ]
+            },
+            r"rules 'out' -> 'back' -> 'out' form a cycle.*not allowed to loop back",
+        ),
+        ({"rules": [{"name": "loop", "source": "dev-*", "target": "dev-again-{name}"}]}, "'loop' -> 'loop'"),
     ],
 )
 def test_broken_policies_are_refused_with_a_clear_reason(policy: object, message: str) -> None:
@@ -144,3 +155,40 @@ def test_a_policy_without_trust_trusts_unsigned_results_as_before() -> None:
 def test_malformed_signing_keys_are_refused(trust_keys: list[str], approval_keys: list[str], message: str) -> None:
     with pytest.raises(PolicyError, match=message):
         load_policy(_signed(trust_keys, approval_keys))
+
+
+def test_chained_rules_are_allowed_and_name_their_next_stage() -> None:
+    policy = load_policy(
+        {
+            "rules": [
+                {"name": "to-staging", "source": "dev-*", "target": "staging-{name}", "require": {"tests": ["unit"]}},
+                {"name": "to-prod", "source": "staging-*", "target": "prod-{name}", "require": {"tests": ["e2e"]}},
+            ]
+        }
+    )
+
+    first, second = policy.rules
+    assert policy.has_chains
+    assert policy.next_stages(first) == [second] and policy.next_stages(second) == []
+    assert policy.rules_for("staging-app") == [(second, "prod-app")]
+
+
+def test_unrelated_rules_are_not_a_chain() -> None:
+    policy = load_policy(
+        {
+            "rules": [
+                {"name": "a", "source": "dev-a", "target": "prod-a"},
+                {"name": "b", "source": "dev-*", "target": "prod-x-{name}"},
+            ]
+        }
+    )
+
+    assert not policy.has_chains
+
+
+@pytest.mark.parametrize(("source", "target"), [("prod-dev-*", "prod-{name}"), ("*-app", "prod-{name}")])
+def test_a_rule_that_feeds_itself_only_by_consuming_its_name_is_not_a_loop(source: str, target: str) -> None:
+    # Each hop shortens what `*` can match, so the chain ends (prefix safety refuses these at synth)
+    policy = load_policy({"rules": [{"name": "r", "source": source, "target": target}]})
+
+    assert policy.rules[0].source == source
