@@ -127,11 +127,24 @@ def run_once(tool: str, shape: str, argv: list[str], env: dict[str, str], relays
     return Run(tool, shape, ended - started, min(firsts) - started, ended - max(lasts))
 
 
-def commands(source: str, target: str, home: str) -> dict[str, tuple[list[str], dict[str, str]]]:
+# The CLI's proposed exit path: flush what was printed, then leave without tearing the interpreter down.
+EXIT_NOW = (
+    "import os, sys\n"
+    "from promoter.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "sys.stdout.flush()\n"
+    "sys.stderr.flush()\n"
+    "os._exit(code)"
+)
+
+
+def commands(source: str, target: str, home: str, baseline: Path | None) -> dict[str, tuple[list[str], dict[str, str]]]:
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'lambda_src'}:{ROOT}", "HOME": home, "XDG_DATA_HOME": home}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # as users run it: bytecode cached (the warm-up run writes it)
-    return {
-        "ecr-promoter": ([sys.executable, "-m", "promoter", "copy", source, target, "--json"], env),
+    copy = ["copy", source, target, "--json"]
+    tools = {
+        "ecr-promoter": ([sys.executable, "-m", "promoter", *copy], env),
+        "ecr-promoter + os._exit": ([sys.executable, "-c", EXIT_NOW, *copy], env),
         "skopeo (cold)": (
             [
                 "skopeo",
@@ -145,9 +158,12 @@ def commands(source: str, target: str, home: str) -> dict[str, tuple[list[str], 
             env,
         ),
     }
+    if baseline is not None:  # another revision's lambda_src (e.g. `git archive main lambda_src`)
+        tools["ecr-promoter (baseline)"] = (tools["ecr-promoter"][0], {**env, "PYTHONPATH": f"{baseline}:{ROOT}"})
+    return tools
 
 
-def measure(runs: int, shapes: Sequence[str]) -> list[Run]:
+def measure(runs: int, shapes: Sequence[str], baseline: Path | None) -> list[Run]:
     results: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as work:
         registries: list[LocalRegistry] = [start_registry(Path(work) / name) for name in ("a", "b")]
@@ -157,11 +173,11 @@ def measure(runs: int, shapes: Sequence[str]) -> list[Run]:
                 repository = f"bench/src{shape_index}"
                 push_image(registries[0].url, repository, "v1", gzip_layers(SHAPES[shape]))
                 for run in range(runs + 1):  # run 0 warms the page cache and bytecode; not counted
-                    for tool_index, tool in enumerate(("ecr-promoter", "skopeo (cold)")):
+                    for tool_index, tool in enumerate(commands("", "", "", baseline)):
                         shutil.rmtree(SKOPEO_ROOT_CACHE, ignore_errors=True)
                         home = tempfile.mkdtemp(dir=work)
                         target = f"{relays[1].host}/bench/dst{shape_index}-{run}-{tool_index}:v1"
-                        argv, env = commands(f"{relays[0].host}/{repository}:v1", target, home)[tool]
+                        argv, env = commands(f"{relays[0].host}/{repository}:v1", target, home, baseline)[tool]
                         measured = run_once(tool, shape, argv, env, relays)
                         if run:
                             results.append(measured)
@@ -198,13 +214,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--shape", action="append", choices=list(SHAPES), help="default: every shape")
+    parser.add_argument("--baseline", type=Path, help="a lambda_src of another revision, measured alongside")
     parser.add_argument("--out", type=Path, default=ROOT / ".bench" / "startup.json")
     args = parser.parse_args(argv)
-    results = measure(args.runs, args.shape or list(SHAPES))
+    results = measure(args.runs, args.shape or list(SHAPES), args.baseline)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
     args.out.write_text(json.dumps({"load": load, "runs": [r.__dict__ for r in results]}, indent=1))
-    print(f"load average before/after: {load[0]:.1f}; runs per figure: {args.runs}\n")
+    print(f"load average (1 min) at the end: {load[0]:.1f}; runs per figure: {args.runs}\n")
     print(table(results))
     return 0
 
