@@ -43,7 +43,7 @@ from devtools.lambda_local import create_ledger_table
 from devtools.localregistry import free_port, start_registry
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = "dev-burst"
+SOURCE = "dev/*"  # one repository per image, as a monorepo release pushes one per service
 _MANIFEST_PUT = re.compile(r"^/v2/(?P<repo>.+)/manifests/(?P<ref>[^/?]+)$")
 _MAX_BODY = 8 * 1024 * 1024
 _LAMBDA_RETRIES = 2
@@ -182,12 +182,17 @@ class BurstResult:
     cold_start_p50_s: float
 
 
+def _target_of(image: images.PushedImage, target_prefix: str) -> str:
+    return f"{target_prefix}/{image.repository.split('/', 1)[1]}"
+
+
 def push_sources(registry_url: str, count: int) -> list[images.PushedImage]:
-    """`count` distinct small images (2 layers each) as tags v1..vN of the source repository."""
+    """`count` distinct small images (2 layers each), `dev/svc-001:v1` ... (one repository each: the local
+    image store resolves every tag of a repository per event, which ECR's DescribeImages does not)."""
     with ThreadPoolExecutor(max_workers=8) as pool:
         return list(
             pool.map(
-                lambda i: images.push_image(registry_url, SOURCE, f"v{i}", images.random_layers(2, 1024)),
+                lambda i: images.push_image(registry_url, f"dev/svc-{i:03d}", "v1", images.random_layers(2, 1024)),
                 range(1, count + 1),
             )
         )
@@ -196,7 +201,7 @@ def push_sources(registry_url: str, count: int) -> list[images.PushedImage]:
 def run_burst(
     concurrency: int, pushed: list[images.PushedImage], registry_url: str, dynamo_url: str, rate: float
 ) -> BurstResult:
-    target = f"prod-burst-c{concurrency}"
+    target = f"prod-c{concurrency}"
     table = f"ledger-burst-c{concurrency}"
     import boto3
 
@@ -209,7 +214,9 @@ def run_burst(
     )
     create_ledger_table(dynamodb, table)
     proxy = QuotaProxy(int(registry_url.rsplit(":", 1)[1]), rate)
-    policy = {"rules": [{"name": "burst", "source": SOURCE, "target": target, "tags": ["v*"], "require": {}}]}
+    policy = {
+        "rules": [{"name": "burst", "source": SOURCE, "target": target + "/{name}", "tags": ["v*"], "require": {}}]
+    }
     env = {
         "PROMOTION_POLICY": json.dumps(policy),
         "LEDGER_TABLE": table,
@@ -229,7 +236,7 @@ def run_burst(
     for process in workers:
         process.start()
     cold = [results.get(timeout=120)["ready"] for _ in workers]
-    events = {i: push_event(SOURCE, image.digest, image.tag) for i, image in enumerate(pushed)}
+    events = {i: push_event(image.repository, image.digest, image.tag) for i, image in enumerate(pushed)}
     deliveries = Counter[int]()
     start = time.monotonic()
     for index, event in events.items():
@@ -253,7 +260,7 @@ def run_burst(
         else:
             failures += 1
             pending.discard(index)
-            print(f"failed for good: v{index + 1}: {done['outcome']}", file=sys.stderr)
+            print(f"failed for good: {pushed[index].repository}: {done['outcome']}", file=sys.stderr)
         last = done["at"]
     total = last - start
     for _ in workers:
@@ -262,7 +269,7 @@ def run_burst(
         process.join(timeout=30)
     proxy.close()
     wrong = sum(
-        images.sha256_digest(images.get_manifest(registry_url, target, image.tag or "")[2]) != image.digest
+        images.sha256_digest(images.get_manifest(registry_url, _target_of(image, target), "v1")[2]) != image.digest
         for image in pushed
     )
     tag_writes = {path: n for path, n in proxy.written.items() if not path.rsplit("/", 1)[1].startswith("sha256:")}
