@@ -306,13 +306,8 @@ def table(results: list[BurstResult]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--images", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=5.0, help="manifest PUTs per second let through")
-    parser.add_argument("--concurrency", type=int, action="append", help="default: 2, 5 and 10")
-    parser.add_argument("--out", type=Path, default=ROOT / ".bench" / "release_burst.json")
-    args = parser.parse_args(argv)
+def burst(images_count: int, concurrencies: list[int], rate: float, progress: bool = False) -> list[BurstResult]:
+    """Fresh registry and moto server; the same `images_count` images promoted once per concurrency setting."""
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the moto server's access log
@@ -323,13 +318,25 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-burst-") as work:
         registry = start_registry(Path(work) / "registry")
         try:
-            pushed = push_sources(registry.url, args.images)
-            for concurrency in args.concurrency or [2, 5, 10]:
-                results.append(run_burst(concurrency, pushed, registry.url, f"http://127.0.0.1:{moto_port}", args.rate))
-                print(table(results[-1:]).splitlines()[-1], flush=True)
+            pushed = push_sources(registry.url, images_count)
+            for concurrency in concurrencies:
+                results.append(run_burst(concurrency, pushed, registry.url, f"http://127.0.0.1:{moto_port}", rate))
+                if progress:
+                    print(table(results[-1:]).splitlines()[-1], flush=True)
         finally:
             registry.stop()
             moto.stop()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=5.0, help="manifest PUTs per second let through")
+    parser.add_argument("--concurrency", type=int, action="append", help="default: 2, 5, 10 and 20")
+    parser.add_argument("--out", type=Path, default=ROOT / ".bench" / "release_burst.json")
+    args = parser.parse_args(argv)
+    results = burst(args.images, args.concurrency or [2, 5, 10, 20], args.rate, progress=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0]
     args.out.write_text(json.dumps({"load": load, "results": [asdict(r) for r in results]}, indent=1))
