@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.release_burst import TokenBucket, burst
+from promoter.registry import RetryPolicy
 
 
 def test_token_bucket_lets_one_second_of_puts_through_then_says_how_long_to_wait() -> None:
@@ -31,3 +32,18 @@ def test_a_small_burst_promotes_every_image_once_at_the_rate() -> None:
     assert (result.images, result.failures, result.duplicates, result.wrong_targets) == (8, 0, 0, 0)
     # and 3 processes against 2 PUTs/s met the quota: some PUTs were refused with 429 and retried
     assert result.throttled_429 > 0
+
+
+def test_a_throttled_request_gets_more_tries_than_a_failing_one_within_the_same_deadline() -> None:
+    # Given a policy of 3 tries, 6 when throttled, whose sleeps are recorded instead of slept
+    slept: list[float] = []
+    policy = RetryPolicy(attempts=3, throttled_attempts=6, max_retry_after=2.0, sleep=slept.append)
+    far = 1e12
+
+    # Then a 5xx stops after its 3rd try, a 429 after its 6th, honouring Retry-After, and neither past the deadline
+    assert policy.wait_before_retry(1, far) is True
+    assert policy.wait_before_retry(2, far) is False
+    assert all(policy.wait_before_retry(n, far, 1.0, throttled=True) for n in range(5))
+    assert policy.wait_before_retry(5, far, 1.0, throttled=True) is False
+    assert policy.wait_before_retry(0, 0.0, 1.0, throttled=True) is False
+    assert slept[1:] == [1.0] * 5
