@@ -35,7 +35,8 @@ def test_a_missing_wildcard_target_is_created_protected() -> None:
 
     assert refusal is None
     (created,) = ecr.describe_repositories(repositoryNames=["prod-newservice"])["repositories"]
-    assert created["imageTagMutability"] == "IMMUTABLE"
+    assert created["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    assert created["imageTagMutabilityExclusionFilters"] == [{"filterType": "WILDCARD", "filter": "sha256-*"}]
     assert created["imageScanningConfiguration"] == {"scanOnPush": True}
     assert json.loads(ecr.get_repository_policy(repositoryName="prod-newservice")["policyText"]) == POLICY
     tags = ecr.list_tags_for_resource(resourceArn=created["repositoryArn"])["tags"]

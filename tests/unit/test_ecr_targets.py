@@ -76,7 +76,8 @@ def test_a_missing_target_is_created_immutable_scanned_tagged_then_protected(ecr
         {"repository": repository()},
         {
             "repositoryName": "prod-a",
-            "imageTagMutability": "IMMUTABLE",
+            "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION",
+            "imageTagMutabilityExclusionFilters": [{"filterType": "WILDCARD", "filter": "sha256-*"}],
             "imageScanningConfiguration": {"scanOnPush": True},
             "tags": [{"Key": "created-by", "Value": "ecr-promoter"}],
         },
@@ -126,6 +127,30 @@ def test_a_mutable_or_unprotected_existing_target_is_refused(ecr) -> None:
 
     assert mutable == "target prod-a exists with MUTABLE tags: refusing to promote into it (make it IMMUTABLE)"
     assert stripped is not None and "without the promoter's write protection" in stripped
+
+
+def test_an_exclusion_only_for_referrer_tags_counts_as_protected_a_wider_one_does_not(ecr) -> None:
+    targets, stubber = ecr
+    # Given a target immutable except for sha256-* (the stack's setting: referrer index and .att tags move)
+    referrer_tags = {
+        **repository("IMMUTABLE_WITH_EXCLUSION"),
+        "imageTagMutabilityExclusionFilters": [{"filterType": "WILDCARD", "filter": "sha256-*"}],
+    }
+    stubber.add_response("describe_repositories", {"repositories": [referrer_tags]})
+    stubber.add_response("get_repository_policy", {"policyText": POLICY_TEXT})
+    # And one whose exclusion also frees release tags (v*)
+    release_tags = {
+        **repository("IMMUTABLE_WITH_EXCLUSION"),
+        "imageTagMutabilityExclusionFilters": [{"filterType": "WILDCARD", "filter": "v*"}],
+    }
+    stubber.add_response("describe_repositories", {"repositories": [release_tags]})
+
+    # When each is prepared, Then the first is written into, the second refused
+    assert targets.prepare("prod-a") is None
+    targets_again = EcrTargetRepositories(stubber.client, POLICY_TEXT)  # type: ignore[attr-defined]
+    assert targets_again.prepare("prod-a") == (
+        "target prod-a exists with IMMUTABLE_WITH_EXCLUSION tags: refusing to promote into it (make it IMMUTABLE)"
+    )
 
 
 def test_a_target_created_concurrently_is_checked_like_an_existing_one(ecr) -> None:

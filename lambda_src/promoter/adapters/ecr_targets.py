@@ -3,13 +3,16 @@
 Why: a `dev-*` → `prod-{name}` rule has targets that do not exist before their first promotion, and a
 target must never be created by a push (a push-created repository carries no policy, mutable tags,
 no scanning). So before the first write into such a target the function creates it the way the
-stack creates named targets: CreateRepository with `imageTagMutability: IMMUTABLE`,
-`imageScanningConfiguration.scanOnPush: true` and tags, then SetRepositoryPolicy with the document
-the stack put in `TARGET_REPOSITORY_POLICY` (ECR API reference: CreateRepository, SetRepositoryPolicy;
-mutability defaults to MUTABLE when omitted, so it is always sent).
+stack creates named targets: CreateRepository with `imageTagMutability: IMMUTABLE_WITH_EXCLUSION`
+(release tags immutable; only `sha256-*` tags, where the tag-schema referrer index and cosign's
+`.att` image live, may be updated), `imageScanningConfiguration.scanOnPush: true` and tags, then
+SetRepositoryPolicy with the document the stack put in `TARGET_REPOSITORY_POLICY` (ECR API
+reference: CreateRepository, SetRepositoryPolicy; mutability defaults to MUTABLE when omitted, so it
+is always sent).
 
 A target that already exists is written into only when it is protected:
-- tags not IMMUTABLE: refused (someone else made it; a promoted tag could be moved);
+- tags neither IMMUTABLE nor IMMUTABLE_WITH_EXCLUSION limited to `sha256-*`: refused (someone else
+  made it; a promoted tag could be moved);
 - no repository policy (GetRepositoryPolicy: RepositoryPolicyNotFoundException): the policy is set,
   then the copy goes on. This finishes a creation interrupted between the two calls; a repository
   someone else created immutable becomes protected before anything of ours enters it;
@@ -26,9 +29,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from promoter.contract import SERVICE_NAME
+from promoter.contract import SERVICE_NAME, TARGET_MUTABLE_TAG_FILTERS, TARGET_TAG_MUTABILITY
 
 IMMUTABLE = "IMMUTABLE"
+EXCLUSION_FILTERS = [{"filterType": "WILDCARD", "filter": pattern} for pattern in TARGET_MUTABLE_TAG_FILTERS]
 CREATED_BY_TAG = {"Key": "created-by", "Value": SERVICE_NAME}
 
 
@@ -95,7 +99,8 @@ class EcrTargetRepositories:
         try:
             self._ecr.create_repository(
                 repositoryName=repository,
-                imageTagMutability=IMMUTABLE,
+                imageTagMutability=TARGET_TAG_MUTABILITY,
+                imageTagMutabilityExclusionFilters=EXCLUSION_FILTERS,
                 imageScanningConfiguration={"scanOnPush": True},
                 tags=self._tags,
             )
@@ -108,7 +113,11 @@ class EcrTargetRepositories:
 
     def _check(self, repository: str, found: Mapping[str, Any]) -> str | None:
         mutability = found.get("imageTagMutability", "MUTABLE")
-        if mutability != IMMUTABLE:
+        exclusions = found.get("imageTagMutabilityExclusionFilters") or []
+        protected = mutability == IMMUTABLE or (
+            mutability == TARGET_TAG_MUTABILITY and all(f in EXCLUSION_FILTERS for f in exclusions)
+        )
+        if not protected:
             return f"target {repository} exists with {mutability} tags: refusing to promote into it (make it IMMUTABLE)"
         try:
             text = str(self._ecr.get_repository_policy(repositoryName=repository)["policyText"])
