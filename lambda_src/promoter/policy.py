@@ -114,6 +114,14 @@ class Rule(_Strict):
     tags: tuple[str, ...] = ("*",)
     require: Requirements = Requirements()
 
+    @field_validator("name")
+    @classmethod
+    def _name_is_printable(cls, name: str) -> str:
+        # Rule names go into logs, events and status: no control, line-break or bidi-override characters.
+        if not name.isprintable():
+            raise ValueError(f"rule names must be printable characters only, got {name[:80]!r}")
+        return name
+
     @field_validator("tags")
     @classmethod
     def _tags_are_globs(cls, tags: tuple[str, ...]) -> tuple[str, ...]:
@@ -334,6 +342,18 @@ def load_policy(raw: str | bytes | Mapping[str, Any]) -> Policy:
         # A rule that fails validation also makes the rules tuple "too short"; report only the cause.
         specific = [issue for issue in issues if issue["type"] != "too_short"] or issues
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in issue['loc']) or 'policy'}: {issue['msg']}" for issue in specific
+            f"{'.'.join(str(part) for part in issue['loc']) or 'policy'}: {_clipped(issue['msg'])}"
+            for issue in specific[:_MAX_PROBLEMS]
         )
+        if len(specific) > _MAX_PROBLEMS:
+            problems += f"; and {len(specific) - _MAX_PROBLEMS} more"
         raise PolicyError(f"invalid promotion policy: {problems}") from None
+
+
+# A hostile or broken policy must not turn into a 100 kB error message (it is logged and printed).
+_MAX_PROBLEMS = 10
+_MAX_PROBLEM_LENGTH = 300
+
+
+def _clipped(message: str) -> str:
+    return message if len(message) <= _MAX_PROBLEM_LENGTH else message[: _MAX_PROBLEM_LENGTH - 1] + "…"

@@ -192,3 +192,23 @@ def test_a_rule_that_feeds_itself_only_by_consuming_its_name_is_not_a_loop(sourc
     policy = load_policy({"rules": [{"name": "r", "source": source, "target": target}]})
 
     assert policy.rules[0].source == source
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "line\nbreak", "bidi\u202eevil", "tab\there"])
+def test_a_rule_name_that_could_forge_log_lines_is_refused(name: str) -> None:
+    # Given a rule name with a control, line-break or bidi-override character
+    policy = {"rules": [{"name": name, "source": "dev-a", "target": "prod-a"}]}
+    # When loaded, Then it is refused and the message names the field
+    with pytest.raises(PolicyError, match=r"rules\.0\.name: .*printable"):
+        load_policy(policy)
+
+
+def test_a_huge_or_many_times_broken_policy_gives_a_bounded_message() -> None:
+    # Given 1000 broken rules, each with a 100 kB source
+    huge = "A" * 100_000
+    policy = {"rules": [{"name": f"r{i}", "source": huge, "target": "prod-a"} for i in range(1000)]}
+    # When loaded, Then the error says what is wrong without repeating it all
+    with pytest.raises(PolicyError) as refused:
+        load_policy(policy)
+    message = str(refused.value)
+    assert len(message) < 5000 and "source" in message and message.endswith("more")
