@@ -30,7 +30,7 @@ help:
 	@echo "make synth    synthesize both CDK stacks offline into $(CDK_OUTDIR)/ (needs Python and Node only)"
 	@echo "make bench    ecr-promoter vs skopeo on local registries -> .bench/report.md (untracked)"
 	@echo "make bench-publish  the same, rewriting BENCHMARKS.md on purpose"
-	@echo "make bench-burst    200 promotions by concurrent handlers at a PutImage-like rate -> .bench/burst.md"
+	@echo "make bench-burst    200 promotions by concurrent handlers at a PutImage-like rate -> .bench/release_burst.json + a table"
 	@echo "make diff     cdk diff of both stacks against the deployed ones (AWS credentials)"
 	@echo "make deploy   cdk diff, then cdk deploy --all (AWS credentials, bootstrapped accounts)"
 	@echo "make destroy  cdk destroy --all, then lists what is kept (ledger, prod repositories) and how to remove it"
@@ -72,7 +72,7 @@ bench-publish:
 	$(PY) -m benchmarks.run --publish
 
 bench-burst: bootstrap
-	$(PY) -m benchmarks.burst
+	$(PY) -m benchmarks.release_burst
 
 deploy: diff
 	$(CDK) deploy $(STACK_SELECTION) --require-approval $(REQUIRE_APPROVAL) $(CDK_APP)

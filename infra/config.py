@@ -53,9 +53,13 @@ OPTIONAL_KEYS = (
     "log_level",
     "signed_test_results",
     "attestation",
+    "reserved_concurrency",
 )
 KNOWN_KEYS = (*REQUIRED_KEYS, *OPTIONAL_KEYS)
+# Settings where an explicit null means something (not "use the default").
+_NULLABLE_KEYS = {"reserved_concurrency"}
 _STRUCTURED_KEYS = {
+    "reserved_concurrency",
     "source",
     "destination",
     "ci_principals",
@@ -156,6 +160,12 @@ class DeployConfig(_Strict):
     signed_test_results: StrictBool = False
     # A KMS key only the function may sign with: a signed verification summary on every promoted image.
     attestation: StrictBool = False
+    # Concurrent promotions the function may run. ECR's PutImage rate is a per-account quota shared
+    # with CI's own pushes: more instances than about 2 x rate x latency only queue 429s and retries.
+    # `make bench-burst` (200 promotions at a PutImage-like 429 quota): 5 instances finished at 1.00x
+    # the quota floor with no redelivery; 10 needed redeliveries; 20 lost images before retries were
+    # raised. null leaves the function on the account's unreserved pool.
+    reserved_concurrency: int | None = Field(default=5, ge=1, le=1000)
 
     @property
     def verification_keys(self) -> tuple[str, ...]:
@@ -224,7 +234,7 @@ class DeployConfig(_Strict):
         values: dict[str, Any] = {
             key: _decoded(key, get(key)) if key in _STRUCTURED_KEYS else get(key)
             for key in (*REQUIRED_KEYS[1:], *OPTIONAL_KEYS)
-            if get(key) is not None
+            if get(key) is not None or (key in _NULLABLE_KEYS and key in context)
         }
         try:
             config = cls(policy=policy, policy_json=json.dumps(raw_policy, separators=(",", ":")), **values)

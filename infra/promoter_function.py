@@ -77,6 +77,8 @@ class PromoterFunction(Construct):
             # A promotion streams blobs that could not be mounted; large images need minutes, not seconds.
             timeout=Duration.minutes(5),
             memory_size=512,
+            # Held at the ECR PutImage quota instead of thrashing it (cdk.json reserved_concurrency, measured).
+            reserved_concurrent_executions=config.reserved_concurrency,
             tracing=aws_lambda.Tracing.ACTIVE,
             environment=self.environment,
             retry_attempts=2,

@@ -10,17 +10,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 
 @dataclass(frozen=True, kw_only=True)
 class CommandBase:
+    # What kind of input this is, in one word (logs, tests): each command class sets its own.
+    kind: ClassVar[str] = ""
     event_id: str
     time: datetime
 
 
 @dataclass(frozen=True, kw_only=True)
 class ImagePushed(CommandBase):
+    kind: ClassVar[str] = "push"
     repository: str
     digest: str
     tag: str | None = None
@@ -34,6 +37,7 @@ class ScanCompleted(CommandBase):
     counts and the failure are the evidence.
     """
 
+    kind: ClassVar[str] = "scan"
     repository: str
     digest: str
     tags: tuple[str, ...] = ()
@@ -46,6 +50,7 @@ class ScanCompleted(CommandBase):
 
 @dataclass(frozen=True, kw_only=True)
 class ImageTestResult(CommandBase):
+    kind: ClassVar[str] = "test"
     repository: str
     digest: str
     suite: str
@@ -59,6 +64,7 @@ class ImageTestResult(CommandBase):
 class PipelineSucceeded(CommandBase):
     """A CodePipeline execution or CodeBuild build succeeded; counts as suite `pipeline:<name>`/`codebuild:<name>`."""
 
+    kind: ClassVar[str] = "pipeline"
     suite: str
     revisions: tuple[str, ...] = ()
     pipeline_name: str | None = None
@@ -69,11 +75,12 @@ class PipelineSucceeded(CommandBase):
 
 @dataclass(frozen=True, kw_only=True)
 class Reconcile(CommandBase):
-    pass
+    kind: ClassVar[str] = "reconcile"
 
 
 @dataclass(frozen=True, kw_only=True)
 class ManualPromote(CommandBase):
+    kind: ClassVar[str] = "promote"
     repository: str
     tag: str | None = None
     digest: str | None = None
@@ -82,7 +89,22 @@ class ManualPromote(CommandBase):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ApprovalDecision(CommandBase):
+    """A person's signed approve or reject of one image for one rule; only the signature makes it count."""
+
+    kind: ClassVar[str] = "approval"
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+    rule: str
+    decision: Literal["approve", "reject"]
+    reason: str
+    attestation: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class StatusQuery(CommandBase):
+    kind: ClassVar[str] = "status"
     repository: str
     tag: str | None = None
     digest: str | None = None
@@ -92,6 +114,7 @@ class StatusQuery(CommandBase):
 class NotActionable(CommandBase):
     """A well-formed event that needs no action (a failed push, a scan still running): outcome `ignored`."""
 
+    kind: ClassVar[str] = "ignored"
     reason: str
     repository: str | None = None
     digest: str | None = None
@@ -105,5 +128,6 @@ Command = (
     | PipelineSucceeded
     | Reconcile
     | ManualPromote
+    | ApprovalDecision
     | StatusQuery
 )

@@ -6,6 +6,7 @@ logic below it gets a Settings and never looks at os.environ.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -18,12 +19,27 @@ class ConfigError(ValueError):
     """The function's environment is incomplete or invalid; the message names the variable."""
 
 
+def _repository_policy(raw: str) -> str | None:
+    """The repository policy text, checked once: a JSON object with a Statement list."""
+    if not raw.strip():
+        return None
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{Env.TARGET_REPOSITORY_POLICY} is not valid JSON: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("Statement"), list) or not document["Statement"]:
+        raise ConfigError(f"{Env.TARGET_REPOSITORY_POLICY} must be a policy document with a non-empty Statement list")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     policy: Policy
     ledger_table: str
     registry_endpoint: str | None = None
     region: str | None = None
+    # The write protection (repository policy JSON) for targets the function creates; None: it creates none.
+    target_repository_policy: str | None = None
 
     @property
     def events_are_evidence(self) -> bool:
@@ -45,6 +61,7 @@ class Settings:
                 raise ConfigError(f"{Env.REGISTRY_ENDPOINT} must look like http://127.0.0.1:5000, got {endpoint!r}")
         return cls(
             policy=load_policy(raw_policy),
+            target_repository_policy=_repository_policy(environ.get(Env.TARGET_REPOSITORY_POLICY, "")),
             ledger_table=table,
             registry_endpoint=endpoint,
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"),

@@ -39,6 +39,12 @@ class CopyStats(Protocol):
     @property
     def bytes_moved(self) -> int: ...
 
+    @property
+    def referrers_copied(self) -> int: ...
+
+    @property
+    def referrers_deferred(self) -> int: ...
+
     def to_dict(self) -> dict[str, Any]: ...
 
 
@@ -183,6 +189,8 @@ def plan_rule(
             return decided(Outcome.PENDING, reasons)
         if not allow_override:
             return decided(Outcome.PENDING, ("override refused: the policy has allow_override false", *reasons))
+        if gates.awaiting_approval:
+            return decided(Outcome.PENDING, ("override refused: an approval needs a signature", *reasons))
         override = trigger.override_reason
         reasons = (f"override: {override}", *reasons)
     copy = CopyImage(rule.name, repository, digest, target, promotable, reasons, override)
@@ -207,6 +215,13 @@ def plan(
     ]
 
 
+def refused(copy: CopyImage, reason: str) -> Decision:
+    """The Decision for a copy the target cannot safely receive (an unprotected target): nothing written."""
+    return Decision(
+        copy.rule, copy.source_repository, copy.digest, copy.target_repository, copy.tags, Outcome.REJECTED, (reason,)
+    )
+
+
 def settle(
     copy: CopyImage, result: CopyStats | TagHeld, *, claimed: bool, latency_seconds: float | None = None
 ) -> Decision:
@@ -226,6 +241,17 @@ def settle(
         return replace(base, outcome=Outcome.CONFLICT, reasons=(reason,), override_reason=None)
     if result.already_present or not claimed:
         # Someone else wrote it (a concurrent duplicate, or an earlier run): they claim the promotion.
+        # The copy still re-synced the image's referrers (signatures, SBOMs added since): say so.
         held = f"{copy.target_repository} already holds {copy.digest}"
-        return replace(base, outcome=Outcome.ALREADY_PROMOTED, reasons=(held, *copy.reasons), override_reason=None)
+        moved = result.referrers_copied or result.referrers_deferred
+        synced = (
+            (f"referrers: {result.referrers_copied} copied, {result.referrers_deferred} deferred",) if moved else ()
+        )
+        return replace(
+            base,
+            outcome=Outcome.ALREADY_PROMOTED,
+            reasons=(held, *synced, *copy.reasons),
+            override_reason=None,
+            copy=result if moved else None,
+        )
     return replace(base, copy=result, latency_seconds=latency_seconds)

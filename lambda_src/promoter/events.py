@@ -1,7 +1,8 @@
 """Every input the function accepts, read into one command by a dispatch table; nothing else parses input.
 
 EventBridge events are dispatched on (source, detail-type) to one reader each; manual invocations
-(Lambda console, CLI) on their `action`. Anything unreadable raises `InvalidEvent` with a reason a
+(Lambda console, CLI) on their `action` (readers in promoter.manual_events, shared field types in
+promoter.event_fields). Anything unreadable raises `InvalidEvent` with a reason a
 human can act on; the entry point turns it into `{"decisions": [], "error": ...}` before anything is
 written. Names are checked by promoter.registry.reference, the one OCI name grammar.
 
@@ -17,9 +18,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, ValidationError
 
 from promoter.commands import (
+    ApprovalDecision,
     Command,
     CommandBase,
     ImagePushed,
@@ -32,10 +34,13 @@ from promoter.commands import (
     StatusQuery,
 )
 from promoter.contract import DetailType, Source
-from promoter.registry.errors import InvalidReference
-from promoter.registry.reference import validate_digest, validate_repository_name, validate_tag
+from promoter.event_fields import Digest, InvalidEvent, Model, Repository, Strict, Suite, Tag, checked
+from promoter.manual_events import ACTION_READERS, from_manual
+from promoter.registry.reference import validate_repository_name
 
 __all__ = [
+    "ACTION_READERS",
+    "ApprovalDecision",
     "Command",
     "CommandBase",
     "ImagePushed",
@@ -50,7 +55,6 @@ __all__ = [
     "parse_event",
 ]
 
-_SUITE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9 ._:/@+=-]{0,127}$"
 _REVISION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,127}$")
 # Scan statuses after which no result will ever come for the image (ECR ImageScanStatus values).
 NEVER_SCANNED = frozenset({"FAILED", "UNSUPPORTED_IMAGE", "SCAN_ELIGIBILITY_EXPIRED"})
@@ -61,38 +65,10 @@ SCAN_DONE = frozenset({"COMPLETE", "INITIAL_SCAN_COMPLETE"})
 _REPOSITORY_ARN = re.compile(r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:(?P<account>[0-9]{12}):repository/(?P<name>.+)$")
 
 
-class InvalidEvent(ValueError):
-    """The input is not one the function understands; the message says why."""
-
-
-def _checked(check: Callable[[str], str], what: str) -> Callable[[str], str]:
-    def validate(value: str) -> str:
-        try:
-            return check(value)
-        except InvalidReference as error:
-            raise ValueError(f"not a valid {what}: {str(error)[:200]}") from None
-
-    return validate
-
-
-Repository = Annotated[str, AfterValidator(_checked(validate_repository_name, "repository name"))]
-Digest = Annotated[str, AfterValidator(_checked(validate_digest, "sha256 digest"))]
-Tag = Annotated[str, AfterValidator(_checked(validate_tag, "tag"))]
-Suite = Annotated[str, Field(pattern=_SUITE_PATTERN)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
-
-
 # ---- EventBridge ----------------------------------------------------------------------------
 
 
-class Envelope(_Model):
+class Envelope(Model):
     """The EventBridge envelope (the fields of Powertools' EventBridgeModel this function reads)."""
 
     id: str = Field(min_length=1, max_length=128)
@@ -108,7 +84,7 @@ class Envelope(_Model):
         return {"event_id": self.id, "time": self.time}
 
 
-class _PushDetail(_Model):
+class _PushDetail(Model):
     action_type: str = Field(alias="action-type")
     result: str
     repository_name: Repository = Field(alias="repository-name")
@@ -116,7 +92,7 @@ class _PushDetail(_Model):
     image_tag: Tag | None = Field(default=None, alias="image-tag")
 
 
-class _ScanFields(_Model):
+class _ScanFields(Model):
     scan_status: str = Field(alias="scan-status", max_length=64)
     image_digest: Digest = Field(alias="image-digest")
     image_tags: tuple[Tag, ...] = Field(default=(), alias="image-tags")
@@ -134,7 +110,7 @@ def _repository_arn(value: object) -> tuple[str, str]:
     found = _REPOSITORY_ARN.fullmatch(value) if isinstance(value, str) else None
     if found is None:
         raise ValueError(f"not an ECR repository ARN: {str(value)[:120]!r}")
-    return found["account"], _checked(validate_repository_name, "repository name")(found["name"])
+    return found["account"], checked(validate_repository_name, "repository name")(found["name"])
 
 
 class _InspectorScanDetail(_ScanFields):
@@ -143,7 +119,7 @@ class _InspectorScanDetail(_ScanFields):
     repository: Annotated[tuple[str, str], BeforeValidator(_repository_arn)] = Field(alias="repository-name")
 
 
-class _TestDetail(_Strict):
+class _TestDetail(Strict):
     repository_name: Repository = Field(alias="repository-name")
     image_digest: Digest = Field(alias="image-digest")
     suite: Suite
@@ -152,13 +128,13 @@ class _TestDetail(_Strict):
     attestation: dict[str, Any] | None = None
 
 
-class _PipelineDetail(_Model):
+class _PipelineDetail(Model):
     pipeline: str = Field(min_length=1, max_length=100)
     execution_id: str = Field(alias="execution-id", min_length=1, max_length=128)
     state: str
 
 
-class _CodeBuildDetail(_Model):
+class _CodeBuildDetail(Model):
     build_status: str = Field(alias="build-status")
     project_name: str = Field(alias="project-name", min_length=1, max_length=255)
     build_id: str | None = Field(default=None, alias="build-id", max_length=1024)
@@ -275,85 +251,6 @@ def _from_eventbridge(raw: dict[str, Any]) -> Command:
     return reader(envelope)
 
 
-# ---- manual invocations ---------------------------------------------------------------------
-
-
-class _ImageRequest(_Strict):
-    action: str
-    repository: Repository
-    tag: Tag | None = None
-    digest: Digest | None = None
-
-    @model_validator(mode="after")
-    def _one_reference(self) -> _ImageRequest:
-        if (self.tag is None) == (self.digest is None):
-            raise ValueError("give exactly one of 'tag' or 'digest'")
-        return self
-
-
-class _PromoteRequest(_ImageRequest):
-    action: Literal["promote"]
-    dry_run: bool = False
-    override: dict[str, str] | None = None
-
-    @model_validator(mode="after")
-    def _override_has_a_reason(self) -> _PromoteRequest:
-        if self.override is not None:
-            reason = self.override.get("reason", "").strip()
-            if set(self.override) != {"reason"} or not reason:
-                raise ValueError('\'override\' must be {"reason": "<why>"} with a non-empty reason')
-        return self
-
-
-class _StatusRequest(_ImageRequest):
-    action: Literal["status"]
-
-
-class _ReconcileRequest(_Strict):
-    action: Literal["reconcile"]
-
-
-def _on_promote(raw: dict[str, Any], base: dict[str, Any]) -> Command:
-    request = _PromoteRequest.model_validate(raw)
-    return ManualPromote(
-        **base,
-        repository=request.repository,
-        tag=request.tag,
-        digest=request.digest,
-        dry_run=request.dry_run,
-        override_reason=request.override["reason"].strip() if request.override else None,
-    )
-
-
-def _on_status(raw: dict[str, Any], base: dict[str, Any]) -> Command:
-    request = _StatusRequest.model_validate(raw)
-    return StatusQuery(**base, repository=request.repository, tag=request.tag, digest=request.digest)
-
-
-def _on_reconcile(raw: dict[str, Any], base: dict[str, Any]) -> Command:
-    extra = set(raw) - {"action"}
-    if extra:
-        raise InvalidEvent(f"reconcile takes no other fields (got {', '.join(sorted(map(str, extra)))[:200]})")
-    _ReconcileRequest.model_validate(raw)
-    return Reconcile(**base)
-
-
-ACTION_READERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Command]] = {
-    "promote": _on_promote,
-    "status": _on_status,
-    "reconcile": _on_reconcile,
-}
-
-
-def _from_manual(raw: dict[str, Any], request_id: str, now: datetime) -> Command:
-    action = raw.get("action")
-    reader = ACTION_READERS.get(action) if isinstance(action, str) else None
-    if reader is None:
-        shown = action if isinstance(action, str) else type(action).__name__
-        raise InvalidEvent(f"unknown action {str(shown)[:40]!r}: expected {', '.join(ACTION_READERS)}")
-    return reader(raw, {"event_id": request_id, "time": now})
-
-
 def _describe(error: ValidationError) -> str:
     parts = []
     for issue in error.errors()[:5]:
@@ -371,7 +268,7 @@ def parse_event(raw: object, request_id: str, now: datetime | None = None) -> Co
         raise InvalidEvent(f"event must be a JSON object, got {type(raw).__name__}")
     try:
         if "action" in raw:
-            return _from_manual(raw, request_id, now or datetime.now(UTC))
+            return from_manual(raw, request_id, now or datetime.now(UTC))
         if "detail-type" in raw or "source" in raw:
             return _from_eventbridge(raw)
     except ValidationError as error:

@@ -14,6 +14,7 @@ from promoter.registry.errors import (
     RegistryError,
     RepositoryNotFound,
     TransientRegistryError,
+    UnsupportedManifest,
 )
 from promoter.registry.labels import REVISION_LABEL
 from promoter.registry.manifest import Manifest
@@ -79,6 +80,13 @@ class OciImageStore:
             return platform_images(self._client.get_manifest(repository, digest))
         except (ImageNotFound, RepositoryNotFound):
             return ()
+
+    def subject_of(self, repository: str, digest: str) -> str | None:
+        try:
+            subject = self._client.get_manifest(repository, digest).subject
+        except (ImageNotFound, RepositoryNotFound, UnsupportedManifest):
+            return None  # gone, or not a manifest whose subject can be read: nothing to re-sync
+        return subject.digest if subject is not None else None
 
     def target_digests(self, repository: str, tags: tuple[str, ...]) -> dict[str, str | None]:
         return {tag: self.digest_for_tag(repository, tag) for tag in tags}

@@ -8,7 +8,10 @@ Layout (all keys are strings):
                           PROMOTED#<target>#<tag>      one item per promoted tag, created once (conditional)
                           DECISION#<event id>#<rule>   decision history, first delivery wins
                           PARENT#<index digest>        an image index that lists this digest as a child
+                          APPROVAL#<rule>#<envelope>   a verified signed approve/reject, once per envelope
   PENDING                 <repo>@<digest>              candidates `reconcile` re-evaluates
+  PROMOTED                <repo>@<digest>              promoted images whose referrers `reconcile` re-syncs
+  RESYNC                  CURSOR                       where the last referrer re-sync stopped
   REVISION#<revision>     IMAGE#<repo>@<digest>        images built from a commit (tag or OCI label)
                           SUITE#<suite>                pipeline/codebuild successes for that commit
 
@@ -25,10 +28,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from promoter.contract import LedgerKey
-from promoter.gates import Evidence, ScanEvidence, SuiteResult
+from promoter.gates import ApprovalRecord, Evidence, ScanEvidence, SuiteResult
 from promoter.ports import HistoryEntry, ImageRecord, Promotion
 
 PENDING_PARTITION = "PENDING"
+PROMOTED_PARTITION = "PROMOTED"
 PENDING_TTL = timedelta(days=30)
 HISTORY_LIMIT = 50
 PK, SK = LedgerKey.PARTITION.value, LedgerKey.SORT.value
@@ -49,6 +53,18 @@ def _conditional_failed(error: ClientError) -> bool:
 def _time(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _approval(item: dict[str, Any]) -> ApprovalRecord:
+    decision = item["decision"]["S"]
+    return ApprovalRecord(
+        rule=item["rule"]["S"],
+        decision="reject" if decision == "reject" else "approve",
+        key_id=item["key_id"]["S"],
+        reason=item["reason"]["S"],
+        at=_time(item["at"]["S"]),
+        attestation_digest=item["attestation_digest"]["S"],
+    )
 
 
 class DynamoLedger:
@@ -114,6 +130,19 @@ class DynamoLedger:
             ExpressionAttributeValues=values,
         )
 
+    def record_approval(self, repository: str, digest: str, approval: ApprovalRecord) -> bool:
+        item = {
+            PK: _s(_image_key(repository, digest)),
+            SK: _s(f"APPROVAL#{approval.rule}#{approval.attestation_digest}"),
+            "rule": _s(approval.rule),
+            "decision": _s(approval.decision),
+            "key_id": _s(approval.key_id),
+            "reason": _s(approval.reason),
+            "at": _s(approval.at.isoformat()),
+            "attestation_digest": _s(approval.attestation_digest),
+        }
+        return self._put_if(item, "attribute_not_exists(pk)")
+
     def link_revision(self, revision: str, repository: str, digest: str) -> None:
         self._client.put_item(
             TableName=self._table,
@@ -140,7 +169,12 @@ class DynamoLedger:
             "event_id": _s(event_id),
             "at": _s(at.isoformat()),
         }
-        return self._put_if(item, "attribute_not_exists(pk)")
+        claimed = self._put_if(item, "attribute_not_exists(pk)")
+        if claimed:
+            self._client.put_item(
+                TableName=self._table, Item={PK: _s(PROMOTED_PARTITION), SK: _s(f"{repository}@{digest}")}
+            )
+        return claimed
 
     def link_children(self, repository: str, index_digest: str, children: tuple[str, ...]) -> None:
         for child in children:
@@ -174,6 +208,32 @@ class DynamoLedger:
 
     # ---- reads --------------------------------------------------------------------------
 
+    def promoted_images(self, after: str | None, limit: int) -> tuple[list[tuple[str, str]], str | None]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": f"{PK} = :pk",
+            "ExpressionAttributeValues": {":pk": _s(PROMOTED_PARTITION)},
+            "Limit": limit,
+        }
+        if after:
+            request["ExclusiveStartKey"] = {PK: _s(PROMOTED_PARTITION), SK: _s(after)}
+        page = self._client.query(**request)
+        images = [tuple(item[SK]["S"].split("@", 1)) for item in page.get("Items", [])]
+        last = page.get("LastEvaluatedKey")
+        return [(repository, digest) for repository, digest in images], (last[SK]["S"] if last else None)
+
+    def resync_cursor(self) -> str | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={PK: _s("RESYNC"), SK: _s("CURSOR")}, ConsistentRead=True
+        ).get("Item")
+        return item["after"]["S"] if item and "after" in item else None
+
+    def save_resync_cursor(self, cursor: str | None) -> None:
+        item: dict[str, dict[str, Any]] = {PK: _s("RESYNC"), SK: _s("CURSOR")}
+        if cursor:
+            item["after"] = _s(cursor)
+        self._client.put_item(TableName=self._table, Item=item)
+
     def _query(self, partition: str, prefix: str | None = None) -> Iterator[dict[str, Any]]:
         request: dict[str, Any] = {
             "TableName": self._table,
@@ -198,6 +258,7 @@ class DynamoLedger:
         promotions: list[Promotion] = []
         history: list[HistoryEntry] = []
         parents: list[str] = []
+        approvals: list[ApprovalRecord] = []
         for item in self._query(_image_key(repository, digest)):
             sort_key = item[SK]["S"]
             if sort_key.startswith("TEST#"):
@@ -221,9 +282,12 @@ class DynamoLedger:
                 history.append(HistoryEntry.from_dict(json.loads(item["decision"]["S"]), _time(item["at"]["S"])))
             elif sort_key.startswith("PARENT#"):
                 parents.append(sort_key.removeprefix("PARENT#"))
+            elif sort_key.startswith("APPROVAL#"):
+                approvals.append(_approval(item))
         history.sort(key=lambda entry: entry.at)
+        approvals.sort(key=lambda approval: approval.at)
         return ImageRecord(
-            evidence=Evidence(tests=tests, scan=scan),
+            evidence=Evidence(tests=tests, scan=scan, approvals=tuple(approvals)),
             pushed_at=pushed_at,
             promotions=tuple(promotions),
             history=tuple(history[-HISTORY_LIMIT:]),

@@ -22,13 +22,21 @@ Shape (JSON)::
   UNSUPPORTED_IMAGE, SCAN_ELIGIBILITY_EXPIRED) rejects the image, with that reason: the rule asked
   for scan evidence and there will never be any, so an endless pending would only hide it (a rule
   that does not need a scan simply has no `scan` gate).
-- `require.approval.signed_by`: approvals must be signed by one of these KMS keys (validated; a
-  later release acts on it).
+- `require.approval.signed_by`: the rule waits (pending, "approval: none yet") for an approval of the
+  digest for this rule signed by one of these KMS keys; a signed reject is final for digest and rule.
 - `trust.test_results.signed_by`: test results count only when their `attestation` (a DSSE
   envelope) is signed by one of these KMS keys and agrees with the event; any other result is
   ignored with its reason and nothing is recorded (also while no verifier is wired in: fail closed).
 - KEY: a KMS key ARN, a key id (UUID or multi-Region `mrk-...`) or an alias ARN.
-- `allow_override`: whether a manual promote may skip *pending* gates (never failed ones).
+- `allow_override`: whether a manual promote may skip *pending* gates (never failed ones), never a
+  missing approval (that needs a signature).
+
+Chained rules: a rule's source may match another rule's target (`dev-*` → `staging-{name}`,
+`staging-*` → `prod-{name}`); each invocation decides one hop and the promotion's own push event
+starts the next. Chains that loop back (a rule reachable from itself) are refused, naming the rules.
+Evidence is about content: a test result recorded for a digest in one repository of a chain counts
+for that digest in every stage of the chain (promoter.promotion merges the records along the chain);
+scans stay per repository (each stage's registry scans its own copy), approvals per rule.
 """
 
 from __future__ import annotations
@@ -106,6 +114,14 @@ class Rule(_Strict):
     tags: tuple[str, ...] = ("*",)
     require: Requirements = Requirements()
 
+    @field_validator("name")
+    @classmethod
+    def _name_is_printable(cls, name: str) -> str:
+        # Rule names go into logs, events and status: no control, line-break or bidi-override characters.
+        if not name.isprintable():
+            raise ValueError(f"rule names must be printable characters only, got {name[:80]!r}")
+        return name
+
     @field_validator("tags")
     @classmethod
     def _tags_are_globs(cls, tags: tuple[str, ...]) -> tuple[str, ...]:
@@ -135,6 +151,11 @@ class Rule(_Strict):
         return self
 
     @property
+    def creates_target(self) -> bool:
+        """Its targets exist only once promoted into: the function creates them (`{name}` targets)."""
+        return "{name}" in self.target
+
+    @property
     def requires_scan(self) -> bool:
         return self.require.scan is not None
 
@@ -154,6 +175,16 @@ class Rule(_Strict):
         if target == repository or not is_valid_repository_name(target):
             return None
         return target
+
+    def source_for(self, target: str) -> str | None:
+        """The source repository this rule promotes into `target` from, when exactly one can (inverse of target_for)."""
+        if "{name}" not in self.target:
+            return self.source if target == self.target and "*" not in self.source else None
+        prefix, suffix = self.target.split("{name}", 1)
+        if not (target.startswith(prefix) and target.endswith(suffix)) or len(target) <= len(prefix) + len(suffix):
+            return None
+        source = self.source.replace("*", target[len(prefix) : len(target) - len(suffix)])
+        return source if self.target_for(source) == target else None
 
     def promotable_tags(self, tags: list[str] | tuple[str, ...]) -> tuple[str, ...]:
         return tuple(sorted(tag for tag in set(tags) if any(fnmatch.fnmatchcase(tag, glob) for glob in self.tags)))
@@ -175,19 +206,46 @@ class Policy(_Strict):
     trust: Trust = Trust()
 
     @model_validator(mode="after")
-    def _names_unique_and_no_chains(self) -> Policy:
+    def _names_unique_and_no_cycles(self) -> Policy:
         names = [rule.name for rule in self.rules]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"rule names must be unique: {', '.join(duplicates)}")
-        for rule in self.rules:
-            for other in self.rules:
-                if fnmatch.fnmatchcase(rule.target_pattern.replace("*", "x"), other.source):
-                    raise ValueError(
-                        f"rule {rule.name!r} promotes into {rule.target!r}, which rule {other.name!r} "
-                        "reads as a source: promotion chains are not allowed"
-                    )
+        cycle = _cycle(self.rules)
+        if cycle:
+            raise ValueError(
+                f"rules {' -> '.join(repr(name) for name in cycle)} form a cycle (each promotes into a repository "
+                "the next reads as a source): promotion chains are not allowed to loop back"
+            )
         return self
+
+    def next_stages(self, rule: Rule) -> list[Rule]:
+        """The rules that read, as a source, a repository `rule` promotes into (the next stages of a chain)."""
+        return [other for other in self.rules if _overlap(rule.target_pattern, other.source)]
+
+    @property
+    def has_chains(self) -> bool:
+        return any(self.next_stages(rule) for rule in self.rules)
+
+    def chain_repositories(self, repository: str) -> tuple[str, ...]:
+        """The other repositories of `repository`'s chain: the stages a digest came from and goes to.
+
+        Evidence about a digest recorded in any of them counts in every stage. Without chains: ().
+        Bounded: chains have no cycles, and each hop is one rule.
+        """
+        if not self.has_chains:
+            return ()
+        seen = [repository]
+        for current in seen:  # grows while walking: breadth-first over both directions
+            if len(seen) > 4 * len(self.rules) + 1:
+                break
+            following = [target for _, target in self.rules_for(current)]
+            preceding = [source for rule in self.rules if (source := rule.source_for(current)) is not None]
+            seen += [repo for repo in (*following, *preceding) if repo not in seen]
+        return tuple(seen[1:])
+
+    def rule_named(self, name: str) -> Rule:
+        return next(rule for rule in self.rules if rule.name == name)
 
     def rules_for(self, repository: str) -> list[tuple[Rule, str]]:
         """Every (rule, target repository) whose source matches `repository`, in policy order."""
@@ -205,6 +263,65 @@ class Policy(_Strict):
     @property
     def target_patterns(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(rule.target_pattern for rule in self.rules))
+
+
+def _overlap(first: str, second: str) -> bool:
+    """Whether two repository patterns (names, or globs with one `*` matching at least one character)
+    can name the same repository. Two globs `a*b` and `c*d` can when one prefix extends the other and
+    one suffix extends the other: the `*`s then absorb the difference."""
+    if "*" not in first and "*" not in second:
+        return first == second
+    if "*" not in first:
+        first, second = second, first
+    prefix, suffix = first.split("*", 1)
+    if "*" not in second:
+        return len(second) > len(prefix) + len(suffix) and second.startswith(prefix) and second.endswith(suffix)
+    other_prefix, other_suffix = second.split("*", 1)
+    prefixes = prefix.startswith(other_prefix) or other_prefix.startswith(prefix)
+    suffixes = suffix.endswith(other_suffix) or other_suffix.endswith(suffix)
+    return prefixes and suffixes
+
+
+def _feeds_itself(rule: Rule) -> bool:
+    """Whether every target of the rule is again one of its sources: `dev-*` → `dev-again-{name}` loops
+    forever. One that only sometimes is (`prod-dev-*` → `prod-{name}`, `*-app` → `prod-{name}`)
+    consumes part of the name at each hop, so its chain ends (other checks may still refuse it)."""
+    if "{name}" not in rule.target or "*" not in rule.source:
+        return False
+    prefix, suffix = rule.source.split("*", 1)
+    before, after = rule.target.split("{name}", 1)
+    return before.startswith(prefix) and after.endswith(suffix)
+
+
+def _cycle(rules: tuple[Rule, ...]) -> list[str]:
+    """The names along a cycle of rules (first name repeated at the end), or [] when the chains end."""
+    following = {
+        rule.name: [
+            other.name
+            for other in rules
+            if (_feeds_itself(rule) if other is rule else _overlap(rule.target_pattern, other.source))
+        ]
+        for rule in rules
+    }
+    done: set[str] = set()
+
+    def walk(name: str, path: list[str]) -> list[str]:
+        if name in path:
+            return [*path[path.index(name) :], name]
+        if name in done:
+            return []
+        for after in following[name]:
+            found = walk(after, [*path, name])
+            if found:
+                return found
+        done.add(name)
+        return []
+
+    for rule in rules:
+        found = walk(rule.name, [])
+        if found:
+            return found
+    return []
 
 
 def load_policy(raw: str | bytes | Mapping[str, Any]) -> Policy:
@@ -225,6 +342,18 @@ def load_policy(raw: str | bytes | Mapping[str, Any]) -> Policy:
         # A rule that fails validation also makes the rules tuple "too short"; report only the cause.
         specific = [issue for issue in issues if issue["type"] != "too_short"] or issues
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in issue['loc']) or 'policy'}: {issue['msg']}" for issue in specific
+            f"{'.'.join(str(part) for part in issue['loc']) or 'policy'}: {_clipped(issue['msg'])}"
+            for issue in specific[:_MAX_PROBLEMS]
         )
+        if len(specific) > _MAX_PROBLEMS:
+            problems += f"; and {len(specific) - _MAX_PROBLEMS} more"
         raise PolicyError(f"invalid promotion policy: {problems}") from None
+
+
+# A hostile or broken policy must not turn into a 100 kB error message (it is logged and printed).
+_MAX_PROBLEMS = 10
+_MAX_PROBLEM_LENGTH = 300
+
+
+def _clipped(message: str) -> str:
+    return message if len(message) <= _MAX_PROBLEM_LENGTH else message[: _MAX_PROBLEM_LENGTH - 1] + "…"

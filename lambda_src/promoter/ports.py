@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from promoter.contract import Outcome
 from promoter.decision import CopyStats, Decision
-from promoter.gates import Evidence, ScanEvidence, SuiteResult
+from promoter.gates import ApprovalRecord, Evidence, ScanEvidence, SuiteResult
 from promoter.scan_evidence import ScanReading
 
 
@@ -109,6 +109,10 @@ class Ledger(Protocol):
 
     def record_push(self, repository: str, digest: str, at: datetime, tag: str | None) -> None: ...
 
+    def record_approval(self, repository: str, digest: str, approval: ApprovalRecord) -> bool:
+        """Store a verified approval or rejection (once per signed envelope); True when stored."""
+        ...
+
     def link_revision(self, revision: str, repository: str, digest: str) -> None: ...
 
     def record_revision_success(self, revision: str, suite: str, at: datetime, event_id: str) -> None: ...
@@ -139,6 +143,17 @@ class Ledger(Protocol):
 
     def pending(self) -> list[tuple[str, str]]: ...
 
+    def promoted_images(self, after: str | None, limit: int) -> tuple[list[tuple[str, str]], str | None]:
+        """Up to `limit` promoted (repository, digest) in key order after the cursor `after`; the next cursor
+        (None: the list was read to its end)."""
+        ...
+
+    def resync_cursor(self) -> str | None:
+        """Where the scheduled referrer re-sync stopped last time."""
+        ...
+
+    def save_resync_cursor(self, cursor: str | None) -> None: ...
+
 
 class ImageStore(Protocol):
     """What the service reads about images and how it copies them (the registry side)."""
@@ -155,6 +170,10 @@ class ImageStore(Protocol):
 
     def platform_children(self, repository: str, digest: str) -> tuple[str, ...]:
         """The platform image digests of an index (attestations skipped); () for a single image."""
+        ...
+
+    def subject_of(self, repository: str, digest: str) -> str | None:
+        """The digest a referrer manifest (signature, SBOM, attestation) names as its `subject`, if any."""
         ...
 
     def target_digests(self, repository: str, tags: tuple[str, ...]) -> dict[str, str | None]:
@@ -204,4 +223,38 @@ class TestResultVerifier(Protocol):
 
     def verify(self, attestation: Mapping[str, Any] | None, digest: str, suite: str, result: str) -> str | None:
         """None when the envelope is signed by a trusted key and agrees with the event; else the reason why not."""
+        ...
+
+
+@dataclass(frozen=True)
+class SignedApproval:
+    """What a verified approval envelope says: who signed it (key ARN), why, and which envelope it was."""
+
+    key_id: str
+    reason: str
+    attestation_digest: str
+
+
+class ApprovalVerifier(Protocol):
+    """Checks a signed approval against the rule's approver keys (promoter.attest does the DSSE work)."""
+
+    def verify(
+        self,
+        attestation: Mapping[str, Any] | None,
+        digest: str,
+        *,
+        rule: str,
+        decision: str,
+        repository: str,
+        trusted: tuple[str, ...],
+    ) -> SignedApproval | str:
+        """The signed approval when a key of `trusted` signed it for this digest, rule and decision; else why not."""
+        ...
+
+
+class TargetRepositories(Protocol):
+    """Creates targets of `{name}` rules protected before their first write (promoter.adapters.ecr_targets)."""
+
+    def prepare(self, repository: str) -> str | None:
+        """None when `repository` exists write-protected (created now if missing); else why it is refused."""
         ...

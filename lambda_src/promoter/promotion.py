@@ -14,8 +14,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from promoter.approvals import approval_stage, untrusted_result, verified_approval
 from promoter.ci_successes import CiSuccesses
 from promoter.commands import (
+    ApprovalDecision,
     Command,
     ImagePushed,
     ImageTestResult,
@@ -27,11 +29,23 @@ from promoter.commands import (
     StatusQuery,
 )
 from promoter.contract import Outcome
-from promoter.decision import Candidate, CopyImage, Decision, RuleMatch, TagHeld, Trigger, ignored, plan, settle
+from promoter.decision import (
+    Candidate,
+    CopyImage,
+    Decision,
+    RuleMatch,
+    TagHeld,
+    Trigger,
+    ignored,
+    plan,
+    refused,
+    settle,
+)
 from promoter.decision import wanted_tags as _wanted_tags
-from promoter.gates import ScanEvidence, SuiteResult
+from promoter.gates import ScanEvidence, SuiteResult, with_chain_tests
 from promoter.policy import Policy
 from promoter.ports import (
+    ApprovalVerifier,
     BuildConfirmer,
     HistoryEntry,
     ImageRecord,
@@ -39,8 +53,10 @@ from promoter.ports import (
     Ledger,
     PipelineConfirmer,
     ScanSource,
+    TargetRepositories,
     TestResultVerifier,
 )
+from promoter.referrer_sync import ReferrerSync
 from promoter.registry.errors import TagConflict
 from promoter.scan_evidence import NO_SCAN, ImageScan, combine, from_reading
 from promoter.status import status_of
@@ -69,6 +85,10 @@ class Services:
     account_id: str | None = None
     # Verifies signed test results when the policy has a trust section; None: none can be verified.
     test_results: TestResultVerifier | None = None
+    # Verifies signed approvals against each rule's approver keys; None: none can be verified.
+    approvals: ApprovalVerifier | None = None
+    # Creates `{name}` targets write-protected before their first write (ECR); None: targets are not created.
+    targets: TargetRepositories | None = None
     clock: Callable[[], datetime] = field(default=_now)
 
 
@@ -105,6 +125,9 @@ class PromotionService:
         self.ci = CiSuccesses(services.ledger, services.pipeline_runs, services.build_runs)
         self.account_id = services.account_id
         self.verifier = services.test_results
+        self.approvals = services.approvals
+        self.targets = services.targets
+        self.referrers = ReferrerSync(services.ledger, services.images)
         self.clock = services.clock
 
     # ---- one candidate --------------------------------------------------------------------
@@ -114,6 +137,10 @@ class PromotionService:
         if tags is None:
             return None
         record = self.ledger.image_record(repository, digest)
+        chain = self.policy.chain_repositories(repository)
+        if chain:  # a chained stage: results recorded for this digest in the other stages count here too
+            others = [self.ledger.image_record(other, digest).evidence for other in chain]
+            record = replace(record, evidence=with_chain_tests(record.evidence, others))
         evidence = record.evidence
         if any(rule.requires_scan for rule, _ in matches):
             scan, pending = self._scan(repository, digest, record, trigger)
@@ -167,6 +194,10 @@ class PromotionService:
         return decisions
 
     def _copy(self, copy: CopyImage, candidate: Candidate, trigger: Trigger) -> Decision:
+        if self.targets is not None and self.policy.rule_named(copy.rule).creates_target:
+            refusal = self.targets.prepare(copy.target_repository)
+            if refusal is not None:
+                return refused(copy, refusal)
         try:
             result = self.images.promote(copy.source_repository, copy.digest, copy.target_repository, copy.tags)
         except TagConflict as conflict:
@@ -208,6 +239,11 @@ class PromotionService:
         matches = self.policy.rules_for(event.repository)
         if not matches:
             return Report([ignored(event.repository, event.digest, f"no rule matches repository {event.repository}")])
+        subject = self.referrers.subject_of_push(event)
+        if subject is not None:  # a signature/SBOM/attestation pushed for an image: it follows a promoted image
+            record = self.ledger.image_record(event.repository, subject)
+            if record.promotions:
+                return Report(self.referrers.resync(event.repository, subject, record))
         self.ledger.record_push(event.repository, event.digest, event.time, event.tag)
         if any(rule.require.tests for rule, _ in matches):
             self.ci.link_push(event, self.images.revision_of(event.repository, event.digest))
@@ -236,27 +272,29 @@ class PromotionService:
 
     def on_test(self, event: ImageTestResult) -> Report:
         repository, digest = event.repository, event.digest
-        matches = self.policy.rules_for(repository)
-        if not matches:
+        # The result counts in every stage of the digest's chain: decide each other stage that needs the suite.
+        stages = [
+            (stage, matches)
+            for stage in (repository, *self.policy.chain_repositories(repository))
+            if (matches := self.policy.rules_for(stage))
+            and (stage == repository or any(event.suite in rule.require.tests for rule, _ in matches))
+        ]
+        if not stages:
             return Report([ignored(repository, digest, f"no rule matches repository {repository}")])
-        untrusted = self._untrusted(event)
+        untrusted = untrusted_result(event, self.policy, self.verifier)
         if untrusted is not None:
             return Report([ignored(repository, digest, f"test result not trusted: {untrusted}")])
         result = SuiteResult(event.suite, event.result, event.time, event.run_url)
         self.ledger.record_test(repository, digest, result, event.event_id)
         trigger = Trigger(event.event_id, event.time, "test")
-        return Report(self.evaluate(repository, digest, matches, trigger))
-
-    def _untrusted(self, event: ImageTestResult) -> str | None:
-        """With a trust section, why this result does not count (None: it does); without one, all count."""
-        trust = self.policy.trust.test_results
-        if trust is None:
-            return None
-        if event.attestation is None:
-            return f"unsigned, and the policy trusts only results signed by {', '.join(trust.signed_by)}"
-        if self.verifier is None:
-            return "this function has no verifier for signed results wired in"
-        return self.verifier.verify(event.attestation, event.digest, event.suite, event.result)
+        # Which stages hold the digest is settled before deciding: one invocation decides one hop.
+        held = [(stage, m) for stage, m in stages if stage == repository or self.images.tags_of(stage, digest)]
+        decisions: list[Decision] = []
+        for stage, matches in held:
+            decisions += self.evaluate(stage, digest, matches, trigger)
+        if not decisions:
+            return Report([ignored(repository, digest, f"recorded; {digest} is in no stage that needs it yet")])
+        return Report(decisions)
 
     def on_pipeline(self, event: PipelineSucceeded) -> Report:
         if not any(event.suite in rule.require.tests for rule in self.policy.rules):
@@ -280,7 +318,7 @@ class PromotionService:
         decisions: list[Decision] = []
         for repository, digest in self.ledger.pending():
             decisions += self.evaluate(repository, digest, self.policy.rules_for(repository), trigger)
-        return Report(decisions)
+        return Report(decisions + self.referrers.scheduled())
 
     def _digest_of(self, repository: str, tag: str | None, digest: str | None) -> str | None:
         if digest is not None:
@@ -293,6 +331,24 @@ class PromotionService:
             return Report(error=f"{event.repository}:{event.tag or event.digest} not found")
         trigger = Trigger(event.event_id, event.time, "manual", event.dry_run, event.override_reason)
         return Report(self.evaluate(event.repository, digest, self.policy.rules_for(event.repository), trigger))
+
+    def on_approval(self, event: ApprovalDecision) -> Report:
+        """Record a verified approve/reject, then decide the image again (an approval may promote it)."""
+        repository = event.repository
+        digest = self._digest_of(repository, event.tag, event.digest)
+        if digest is None:
+            return Report(error=f"{repository}:{event.tag or event.digest} not found")
+        stage = approval_stage(self.policy, repository, event.rule)
+        matches = self.policy.rules_for(stage)
+        approval = verified_approval(event, digest, matches, self.policy, self.approvals)
+        if isinstance(approval, str):
+            return Report([ignored(repository, digest, approval, event.rule)])
+        self.ledger.record_approval(stage, digest, approval)
+        trigger = Trigger(event.event_id, event.time, event.decision)
+        if stage != repository and self.images.tags_of(stage, digest) is None:
+            # Not in the rule's stage yet: the approval waits there; say where the image stands now.
+            return Report(self.evaluate(repository, digest, self.policy.rules_for(repository), trigger))
+        return Report(self.evaluate(stage, digest, matches, trigger))
 
     def on_status(self, event: StatusQuery) -> Report:
         """Gates and history of one image; writes nothing."""
@@ -322,6 +378,7 @@ def promote(command: Command, services: Services) -> Report:
         PipelineSucceeded: service.on_pipeline,
         Reconcile: service.on_reconcile,
         ManualPromote: service.on_manual_promote,
+        ApprovalDecision: service.on_approval,
         StatusQuery: service.on_status,
     }
     return handlers[type(command)](command)

@@ -27,6 +27,17 @@ def status_of(repository: str, digest: str, tags: tuple[str, ...], record: Image
             for suite, result in sorted(evidence.tests.items())
         },
         "scan": scan_view,
+        "approvals": [
+            {
+                "rule": a.rule,
+                "decision": a.decision,
+                "key_id": a.key_id,
+                "reason": a.reason,
+                "at": a.at.isoformat(),
+                "attestation_digest": a.attestation_digest,
+            }
+            for a in evidence.approvals
+        ],
         "promotions": [
             {"target_repository": p.target_repository, "tag": p.tag, "at": p.at.isoformat(), "rule": p.rule}
             for p in record.promotions

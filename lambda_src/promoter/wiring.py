@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from promoter.adapters.ecr_targets import EcrTargetRepositories
 from promoter.adapters.evidence import CodeBuildRuns, CodePipelineRuns, EcrScans
-from promoter.adapters.signed_results import KmsTestResults
+from promoter.adapters.signed_results import KmsApprovals, KmsTestResults
 from promoter.aws import EcrImageStore
 from promoter.config import Settings
 from promoter.images import OciImageStore
 from promoter.ledger import DynamoLedger
-from promoter.ports import BuildConfirmer, ImageStore, PipelineConfirmer, ScanSource
+from promoter.ports import BuildConfirmer, ImageStore, PipelineConfirmer, ScanSource, TargetRepositories
 from promoter.promotion import Services
 from promoter.registry import RegistryClient
 
@@ -36,6 +37,7 @@ def build_services(settings: Settings, account_id: str | None) -> Services:
     scans: ScanSource | None = None
     pipeline_runs: PipelineConfirmer | None = None
     build_runs: BuildConfirmer | None = None
+    targets: TargetRepositories | None = None  # a plain registry creates repositories on push: nothing to create
     region = settings.region
     if settings.events_are_evidence:
         assert settings.registry_endpoint is not None
@@ -50,7 +52,10 @@ def build_services(settings: Settings, account_id: str | None) -> Services:
         scans = EcrScans(lambda: ecr)
         pipeline_runs = CodePipelineRuns(lambda: _client("codepipeline", region))
         build_runs = CodeBuildRuns(lambda: _client("codebuild", region))
+        if settings.target_repository_policy is not None:
+            targets = EcrTargetRepositories(ecr, settings.target_repository_policy)
     trust = settings.policy.trust.test_results
+    needs_approvals = any(rule.require.approval is not None for rule in settings.policy.rules)
     return Services(
         policy=settings.policy,
         ledger=DynamoLedger(settings.ledger_table, _client("dynamodb", region)),
@@ -61,4 +66,6 @@ def build_services(settings: Settings, account_id: str | None) -> Services:
         account_id=account_id,
         # Signatures are checked by KMS in local mode too (moto's, in the tests): there is no other verifier.
         test_results=KmsTestResults(lambda: _client("kms", region), trust.signed_by) if trust else None,
+        targets=targets,
+        approvals=KmsApprovals(lambda: _client("kms", region)) if needs_approvals else None,
     )

@@ -41,8 +41,10 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str])
     """`python -m promoter ARGS…` in this process, every registry client built with `fast_policy()`."""
     original = RegistryClient.for_host.__func__  # type: ignore[attr-defined]
 
-    def for_host(cls: type[RegistryClient], host: str, ecr_client_factory=None, *, retry=None) -> RegistryClient:
-        return original(cls, host, ecr_client_factory, retry=retry or fast_policy())
+    def for_host(
+        cls: type[RegistryClient], host: str, ecr_client_factory=None, *, retry=None, **options
+    ) -> RegistryClient:
+        return original(cls, host, ecr_client_factory, retry=retry or fast_policy(), **options)
 
     monkeypatch.setattr(RegistryClient, "for_host", classmethod(for_host))
 

@@ -165,7 +165,7 @@ def test_ecr_token_never_appears_in_cli_output_even_at_debug(
     # Given the CLI, every client ECR-authenticated with stubbed tokens, a 401 on the first manifest read
     dev, prod, _pushed, proxy = _fault_setup(registry, repo_name, fault_proxy, "401", 1)
 
-    def for_host(cls, host, ecr_client_factory=None, *, retry=None):
+    def for_host(cls, host, ecr_client_factory=None, *, retry=None, credentials=None):
         auth = EcrAuth("us-west-2", lambda: stubbed_ecr()[0])  # a fresh stubbed ECR client per CLI client
         return RegistryClient(f"http://{host}", auth=auth, retry=fast_policy())
 
@@ -259,11 +259,12 @@ FORBIDDEN = (
     "iam:",
     "sts:AssumeRole",
     "lambda:",
-    "events:PutEvents",
 )
 # With `{name}` rules the function creates each target on first promotion, write-protected (gate integrity):
 # these, and only these, of FORBIDDEN it may have, and only on the policy's target repositories.
 TARGET_CREATION = {"ecr:CreateRepository", "ecr:SetRepositoryPolicy"}
+# Events out (Image Promoted, …) go to the account's default bus, and only there.
+DEFAULT_BUS_ARN = "arn:aws:events:us-west-2:111122223333:event-bus/default"
 
 
 @pytest.fixture(scope="module")
@@ -349,6 +350,8 @@ def test_the_promoter_role_is_least_privilege(promoter_stack: Template) -> None:
         if TARGET_CREATION & set(actions):
             # only on the policy's `prod-` target patterns of this account, never a source or another repository
             assert targets and all(t.startswith(f"{TARGET_ARN}prod-") for t in targets), statement
+        if "events:PutEvents" in actions:
+            assert targets == [DEFAULT_BUS_ARN], statement
         if any(a.startswith("dynamodb:") for a in actions):  # item writes, on the ledger table only
             assert [ref_of(t) for t in targets] == [only(source, "AWS::DynamoDB::Table")[0]], statement
         for action in actions:

@@ -38,9 +38,16 @@ class FakeCopy:
     already_present: bool
     blobs_mounted: int = 0
     bytes_moved: int = 0
+    referrers_copied: int = 0
+    referrers_deferred: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"already_present": self.already_present, "blobs_mounted": self.blobs_mounted, "bytes_moved": 0}
+        return {
+            "already_present": self.already_present,
+            "blobs_mounted": self.blobs_mounted,
+            "bytes_moved": 0,
+            "referrers_copied": self.referrers_copied,
+        }
 
 
 @dataclass
@@ -52,6 +59,16 @@ class FakeImageStore:
     revisions: dict[tuple[str, str], str] = field(default_factory=dict)
     children: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     copies: list[tuple[str, str, str, tuple[str, ...]]] = field(default_factory=list)
+    # Referrer manifests: their subject, and per (source repository, subject) those not yet copied.
+    subjects: dict[tuple[str, str], str] = field(default_factory=dict)
+    unsynced: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def refer(self, repository: str, subject: str, *tags: str) -> str:
+        """Push a referrer of `subject` (a signature): tagged by the tag schema, or untagged with a `subject`."""
+        referrer = self.add(repository, *tags)
+        self.subjects[(repository, referrer)] = subject
+        self.unsynced[(repository, subject)] = self.unsynced.get((repository, subject), 0) + 1
+        return referrer
 
     def add(self, repository: str, *tags: str, digest: str | None = None, revision: str | None = None) -> str:
         digest = digest or new_digest()
@@ -80,6 +97,9 @@ class FakeImageStore:
     def platform_children(self, repository: str, digest: str) -> tuple[str, ...]:
         return self.children.get((repository, digest), ())
 
+    def subject_of(self, repository: str, digest: str) -> str | None:
+        return self.subjects.get((repository, digest))
+
     def target_digests(self, repository: str, tags: tuple[str, ...]) -> dict[str, str | None]:
         return {tag: self.digest_for_tag(repository, tag) for tag in tags}
 
@@ -91,7 +111,8 @@ class FakeImageStore:
         present = digest in self.digests.get(target_repository, set()) and all(held.get(t) == digest for t in tags)
         self.add(target_repository, *tags, digest=digest)
         self.copies.append((source_repository, digest, target_repository, tags))
-        return FakeCopy(already_present=present, blobs_mounted=0 if present else 3)
+        referrers = self.unsynced.pop((source_repository, digest), 0)
+        return FakeCopy(already_present=present, blobs_mounted=0 if present else 3, referrers_copied=referrers)
 
 
 def scan_report(

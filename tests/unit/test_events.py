@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from promoter.events import (
+    ApprovalDecision,
     ImagePushed,
     ImageTestResult,
     InvalidEvent,
@@ -37,6 +38,8 @@ EXPECTED = {
     "manual-promote-override.json": ManualPromote,
     "manual-status.json": StatusQuery,
     "manual-reconcile.json": Reconcile,
+    "manual-approve.json": ApprovalDecision,
+    "manual-reject.json": ApprovalDecision,
 }
 
 

@@ -92,11 +92,22 @@ def test_tag_globs_filter_promotable_tags_and_default_is_everything() -> None:
             {
                 "rules": [
                     {"name": "a", "source": "dev-*", "target": "stage-{name}"},
-                    {"name": "b", "source": "stage-*", "target": "prod-{name}"},
+                    {"name": "b", "source": "stage-*", "target": "dev-{name}"},
                 ]
             },
-            "chains",
+            r"rules 'a' -> 'b' -> 'a' form a cycle",
         ),
+        (
+            {
+                "rules": [
+                    {"name": "in", "source": "dev-app", "target": "qa-app"},
+                    {"name": "out", "source": "qa-*", "target": "stage-{name}"},
+                    {"name": "back", "source": "stage-app", "target": "qa-app"},
+                ]
+            },
+            r"rules 'out' -> 'back' -> 'out' form a cycle.*not allowed to loop back",
+        ),
+        ({"rules": [{"name": "loop", "source": "dev-*", "target": "dev-again-{name}"}]}, "'loop' -> 'loop'"),
     ],
 )
 def test_broken_policies_are_refused_with_a_clear_reason(policy: object, message: str) -> None:
@@ -144,3 +155,60 @@ def test_a_policy_without_trust_trusts_unsigned_results_as_before() -> None:
 def test_malformed_signing_keys_are_refused(trust_keys: list[str], approval_keys: list[str], message: str) -> None:
     with pytest.raises(PolicyError, match=message):
         load_policy(_signed(trust_keys, approval_keys))
+
+
+def test_chained_rules_are_allowed_and_name_their_next_stage() -> None:
+    policy = load_policy(
+        {
+            "rules": [
+                {"name": "to-staging", "source": "dev-*", "target": "staging-{name}", "require": {"tests": ["unit"]}},
+                {"name": "to-prod", "source": "staging-*", "target": "prod-{name}", "require": {"tests": ["e2e"]}},
+            ]
+        }
+    )
+
+    first, second = policy.rules
+    assert policy.has_chains
+    assert policy.next_stages(first) == [second] and policy.next_stages(second) == []
+    assert policy.rules_for("staging-app") == [(second, "prod-app")]
+
+
+def test_unrelated_rules_are_not_a_chain() -> None:
+    policy = load_policy(
+        {
+            "rules": [
+                {"name": "a", "source": "dev-a", "target": "prod-a"},
+                {"name": "b", "source": "dev-*", "target": "prod-x-{name}"},
+            ]
+        }
+    )
+
+    assert not policy.has_chains
+
+
+@pytest.mark.parametrize(("source", "target"), [("prod-dev-*", "prod-{name}"), ("*-app", "prod-{name}")])
+def test_a_rule_that_feeds_itself_only_by_consuming_its_name_is_not_a_loop(source: str, target: str) -> None:
+    # Each hop shortens what `*` can match, so the chain ends (prefix safety refuses these at synth)
+    policy = load_policy({"rules": [{"name": "r", "source": source, "target": target}]})
+
+    assert policy.rules[0].source == source
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "line\nbreak", "bidi\u202eevil", "tab\there"])
+def test_a_rule_name_that_could_forge_log_lines_is_refused(name: str) -> None:
+    # Given a rule name with a control, line-break or bidi-override character
+    policy = {"rules": [{"name": name, "source": "dev-a", "target": "prod-a"}]}
+    # When loaded, Then it is refused and the message names the field
+    with pytest.raises(PolicyError, match=r"rules\.0\.name: .*printable"):
+        load_policy(policy)
+
+
+def test_a_huge_or_many_times_broken_policy_gives_a_bounded_message() -> None:
+    # Given 1000 broken rules, each with a 100 kB source
+    huge = "A" * 100_000
+    policy = {"rules": [{"name": f"r{i}", "source": huge, "target": "prod-a"} for i in range(1000)]}
+    # When loaded, Then the error says what is wrong without repeating it all
+    with pytest.raises(PolicyError) as refused:
+        load_policy(policy)
+    message = str(refused.value)
+    assert len(message) < 5000 and "source" in message and message.endswith("more")

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "lambda_src" / "promoter" / "reg
 
 # Lowest first. A module may import only from modules of a strictly lower layer.
 LAYERS: list[set[str]] = [
-    {"errors", "capabilities"},
+    {"errors", "capabilities", "_http"},
     {"reference", "manifest"},
     {"credentials", "auth"},
     {"transport"},

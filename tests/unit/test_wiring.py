@@ -77,3 +77,35 @@ def test_a_trust_section_wires_the_kms_verifier_of_signed_results() -> None:
 
     assert isinstance(build_services(local, None).test_results, KmsTestResults)
     assert build_services(settings(**{Env.REGISTRY_ENDPOINT: "http://127.0.0.1:5000"}), None).test_results is None
+
+
+def test_targets_are_created_only_with_ecr_and_a_target_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from promoter.adapters.ecr_targets import EcrTargetRepositories
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    policy = json.dumps({"Statement": [{"Effect": "Deny", "Action": "ecr:PutImage", "Principal": "*"}]})
+
+    with_ecr = build_services(settings(**{Env.TARGET_REPOSITORY_POLICY: policy}), "111122223333")
+    local = build_services(
+        settings(**{Env.TARGET_REPOSITORY_POLICY: policy, Env.REGISTRY_ENDPOINT: "http://127.0.0.1:5000"}), None
+    )
+    without = build_services(settings(), "111122223333")
+
+    assert isinstance(with_ecr.targets, EcrTargetRepositories)
+    assert local.targets is None and without.targets is None
+
+
+def test_a_rule_requiring_approval_wires_the_kms_approval_verifier() -> None:
+    from promoter.adapters.signed_results import KmsApprovals
+
+    keys = ["arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"]
+    approving = json.dumps(
+        {"rules": [{"name": "r", "source": "dev-a", "target": "prod-a", "require": {"approval": {"signed_by": keys}}}]}
+    )
+    local = {Env.REGISTRY_ENDPOINT: "http://127.0.0.1:5000"}
+
+    assert isinstance(
+        build_services(settings(**local, **{Env.PROMOTION_POLICY: approving}), None).approvals, KmsApprovals
+    )
+    assert build_services(settings(**local), None).approvals is None

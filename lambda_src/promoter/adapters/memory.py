@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from promoter.gates import Evidence, ScanEvidence, SuiteResult
+from promoter.gates import ApprovalRecord, Evidence, ScanEvidence, SuiteResult
 from promoter.ports import HistoryEntry, ImageRecord, Promotion
 
 HISTORY_LIMIT = 50
@@ -26,6 +26,7 @@ class _ImageState:
     promotions: dict[tuple[str, str], Promotion] = field(default_factory=dict)
     history: dict[tuple[str, str], HistoryEntry] = field(default_factory=dict)
     parents: set[str] = field(default_factory=set)
+    approvals: dict[tuple[str, str], ApprovalRecord] = field(default_factory=dict)
 
 
 @dataclass
@@ -36,6 +37,8 @@ class InMemoryLedger:
     revisions: dict[str, set[Image]] = field(default_factory=dict)
     revision_suites: dict[str, dict[str, datetime]] = field(default_factory=dict)
     pending_since: dict[Image, datetime] = field(default_factory=dict)
+    promoted: set[str] = field(default_factory=set)
+    cursor: str | None = None
     writes: int = 0
 
     def _image(self, repository: str, digest: str) -> _ImageState:
@@ -65,6 +68,15 @@ class InMemoryLedger:
             image.tags.add(tag)
         self.writes += 1
 
+    def record_approval(self, repository: str, digest: str, approval: ApprovalRecord) -> bool:
+        approvals = self._image(repository, digest).approvals
+        key = (approval.rule, approval.attestation_digest)
+        if key in approvals:
+            return False
+        approvals[key] = approval
+        self.writes += 1
+        return True
+
     def link_revision(self, revision: str, repository: str, digest: str) -> None:
         self.revisions.setdefault(revision, set()).add((repository, digest))
         self.writes += 1
@@ -87,6 +99,7 @@ class InMemoryLedger:
         if (target, tag) in promotions:
             return False
         promotions[(target, tag)] = Promotion(target, tag, at, rule, event_id)
+        self.promoted.add(f"{repository}@{digest}")
         self.writes += 1
         return True
 
@@ -112,7 +125,11 @@ class InMemoryLedger:
             return ImageRecord()
         history = sorted(image.history.values(), key=lambda entry: entry.at)
         return ImageRecord(
-            evidence=Evidence(tests=dict(image.tests), scan=image.scan),
+            evidence=Evidence(
+                tests=dict(image.tests),
+                scan=image.scan,
+                approvals=tuple(sorted(image.approvals.values(), key=lambda approval: approval.at)),
+            ),
             pushed_at=image.pushed_at,
             promotions=tuple(image.promotions.values()),
             history=tuple(history[-HISTORY_LIMIT:]),
@@ -130,3 +147,15 @@ class InMemoryLedger:
 
     def pending(self) -> list[tuple[str, str]]:
         return sorted(self.pending_since)
+
+    def promoted_images(self, after: str | None, limit: int) -> tuple[list[tuple[str, str]], str | None]:
+        keys = sorted(key for key in self.promoted if after is None or key > after)
+        page = keys[:limit]
+        images = [(key.split("@", 1)[0], key.split("@", 1)[1]) for key in page]
+        return images, (page[-1] if len(keys) > limit else None)
+
+    def resync_cursor(self) -> str | None:
+        return self.cursor
+
+    def save_resync_cursor(self, cursor: str | None) -> None:
+        self.cursor = cursor

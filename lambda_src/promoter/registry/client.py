@@ -14,12 +14,12 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import urllib3
 
 from .auth import Authenticator, ChallengeAuth, EcrAuth, EcrClientFactory
 from .capabilities import REFERRERS_SUPPORT
-from .credentials import Credentials
 from .errors import (
     BlobNotFound,
     DigestMismatch,
@@ -40,6 +40,9 @@ from .reference import (
     validate_repository_name,
 )
 from .transport import RetryPolicy, Transport, discard, next_link, read_limited, release
+
+if TYPE_CHECKING:
+    from .credentials import Credentials
 
 __all__ = ["PutManifestResult", "RegistryClient", "RetryPolicy"]
 

@@ -46,10 +46,14 @@ _MAX_ERROR_BODY = 65536
 class RetryPolicy:
     """How hard to try. `attempts` per request (or per blob transfer), `deadline` seconds in total
     for one request's (or one blob's) retries; delays grow from `base_delay` to `max_delay` with
-    full jitter; a `Retry-After` is honoured up to `max_retry_after`. `sleep` is injectable so tests
-    can observe the delays without waiting for them."""
+    full jitter; a `Retry-After` is honoured up to `max_retry_after`. A throttled request (429) may take
+    up to `throttled_attempts` tries within the same deadline: a registry at its rate quota (ECR's
+    PutImage during a release burst) is healthy and will take the request shortly, and a retry here
+    costs seconds where a failed invocation costs a Lambda re-delivery minutes later. `sleep` is
+    injectable so tests can observe the delays without waiting for them."""
 
     attempts: int = 5
+    throttled_attempts: int = 10
     base_delay: float = 0.25
     max_delay: float = 8.0
     deadline: float = 60.0
@@ -63,9 +67,11 @@ class RetryPolicy:
             return min(max(retry_after, 0.0), self.max_retry_after)
         return random.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))  # noqa: S311 - jitter
 
-    def wait_before_retry(self, attempt: int, deadline: float, retry_after: float | None = None) -> bool:
+    def wait_before_retry(
+        self, attempt: int, deadline: float, retry_after: float | None = None, *, throttled: bool = False
+    ) -> bool:
         """Sleep before try number `attempt + 1`; False when no try is left (count or time)."""
-        if attempt + 1 >= self.attempts:
+        if attempt + 1 >= (max(self.attempts, self.throttled_attempts) if throttled else self.attempts):
             return False
         pause = self.delay(attempt, retry_after)
         if time.monotonic() + pause >= deadline:
@@ -186,7 +192,8 @@ class Transport:
             if status in _RETRY_STATUSES:
                 retry_after = retry_after_seconds(response.headers.get("Retry-After"))
                 body_text = discard(response)
-                if retry and self.retry.wait_before_retry(attempt, deadline, retry_after):
+                throttled = status == 429
+                if retry and self.retry.wait_before_retry(attempt, deadline, retry_after, throttled=throttled):
                     attempt += 1
                     url, redirects = origin_url, 0
                     continue
