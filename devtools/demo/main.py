@@ -32,6 +32,10 @@ from devtools.demo.scenario import (
     use_environment,
 )
 from devtools.demo.signing import CiSigner, create_signing_key, kms_client, with_trust
+from devtools.demo.stages import DEV as CHAIN_DEV
+from devtools.demo.stages import PROD as CHAIN_PROD
+from devtools.demo.stages import STAGING as CHAIN_STAGING
+from devtools.demo.stages import chain_rules
 from devtools.demo.story import Demo
 from devtools.lambda_local import start_local_ledger
 from devtools.localregistry import LocalRegistry, RegistryUnavailable, start_registry
@@ -91,7 +95,9 @@ def run_demo(args: argparse.Namespace, stack: ExitStack) -> int:
     stack.callback(ledger.stop)
     kms = kms_client(ledger.endpoint, scenario.region)
     ci_key = create_signing_key(kms, "CI: signs the test results it reports")
-    environment = function_environment(scenario, dev.url, ledger.endpoint, with_trust(scenario.policy_json, ci_key))
+    approver_key = create_signing_key(kms, "release board: approves promotions into prod-checkout")
+    policy_json = with_trust(scenario.policy_json, ci_key, chain_rules(approver_key))
+    environment = function_environment(scenario, dev.url, ledger.endpoint, policy_json)
     use_environment(environment)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="     log: %(message)s")
     services = build_local_services(environment, scenario)
@@ -108,9 +114,10 @@ def run_demo(args: argparse.Namespace, stack: ExitStack) -> int:
     say(f"   ledger: DynamoDB table {LEDGER_TABLE} (moto server, {ledger.endpoint})")
     say(f"   policy (cdk.json): {rule}; requires {gates}")
     say(f"   trust: test results count only when signed by the CI's KMS key {ci_key}")
+    say(f"   chain: {' -> '.join((CHAIN_DEV, CHAIN_STAGING, CHAIN_PROD))}, the last hop approved by {approver_key}")
     say(f"   replication (cdk.json): PREFIX_MATCH {scenario.replication_prefix!r} -> {scenario.destination_account}")
 
-    demo = Demo(scenario, dev, prod, deliver, CiSigner(kms, ci_key), verbose=args.verbose)
+    demo = Demo(scenario, dev, prod, deliver, CiSigner(kms, ci_key), approver_key, verbose=args.verbose)
     _play(demo, demo.run, args.verbose)
     print_result(demo.rows, demo.failures, demo.checks, time.monotonic() - started)
     code = EXIT_FAILED if demo.failures else EXIT_OK

@@ -92,7 +92,7 @@ def look_inside(dev: LocalRegistry, prod: LocalRegistry, target: str) -> list[st
         "",
         "The registries and the ledger keep running (--keep). Look inside:",
         f"  curl -s {dev.url}/v2/_catalog                 # dev account: {SOURCE_REPOSITORY}, {target}",
-        f"  curl -s {prod.url}/v2/_catalog                 # production account: {target} only",
+        f"  curl -s {prod.url}/v2/_catalog                 # production account: prod-… repositories only",
         f"  curl -s {dev.url}/v2/{SOURCE_REPOSITORY}/tags/list",
         f"  curl -s {prod.url}/v2/{target}/tags/list",
         f"  curl -s -H '{accept}' {prod.url}/v2/{target}/manifests/v1.0.0",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devtools import images
-from devtools.demo import scenes
+from devtools.demo import scenes, stages
 from devtools.demo.builds import Build, Layer, base_layers, digest_of, push_build, retag
 from devtools.demo.report import Row, human_bytes, say, short, shorten_digests
 from devtools.demo.scenario import CI_URL, SOURCE_REPOSITORY, Scenario
@@ -31,6 +31,7 @@ class Demo:
     prod: LocalRegistry
     deliver: Callable[[dict[str, Any]], dict[str, Any]]  # one event through the function's entry point
     signer: CiSigner  # the CI's KMS key: the policy trusts only test results it signed
+    approver_key: str  # the release board's KMS key: the last stage of the chain needs its approval
     verbose: bool = False
     failures: list[str] = field(default_factory=list)
     checks: int = 0
@@ -267,10 +268,12 @@ class Demo:
         self.replicate({tag: promoted[tag] for tag in ("v1.5.0", "v2.0.0")})
         scenes.check_complete(self, self.prod, built, "production")
         scenes.forged_results(self, 10)
+        chained = stages.chain(self, 11, self.approver_key)
+        self.replicate(chained)
 
-        self.section("11. Replication runs again; what each account's registry holds")
+        self.section("12. Replication runs again; what each account's registry holds")
         self.replicate({})
-        self.verify_registries({self.target: promoted})
+        self.verify_registries({self.target: promoted, stages.PROD: chained})
         for row in self.rows:
             row.replicated = self.replicated(row)
             wanted = "yes" if row.outcome in {"promoted", "already-promoted"} else "no"

@@ -44,6 +44,9 @@ EXPECTED_TABLE = {
     "dev-microservice:v2.0.0 (index, 2 platforms)": ("promoted", "10", "0 B", "yes"),
     "dev-microservice:v1.7.0 (forged, unsigned)": ("ignored", "-", "-", "no"),
     "dev-microservice:v1.7.0 (forged, another key)": ("ignored", "-", "-", "no"),
+    # dev-checkout -> staging-checkout -> prod-checkout: one hop per event, the last one approved
+    "dev-checkout:v3.0.0 (-> staging)": ("promoted", "5", "0 B", "yes"),
+    "staging-checkout:v3.0.0 (-> prod, approved)": ("promoted", "5", "0 B", "yes"),
 }
 
 
@@ -97,7 +100,7 @@ def test_make_demo_plays_the_whole_scenario_and_every_expectation_holds() -> Non
     # The steps are printed as they happen, with the replication rule from cdk.json
     assert "PREFIX_MATCH 'prod-'" in done.stdout
     assert "dev registry access log: 5 cross-repository mounts (201), 0 blob uploads" in done.stdout
-    assert "production registry (444455556666): prod-microservice\n" in done.stdout
+    assert "production registry (444455556666): prod-checkout, prod-microservice\n" in done.stdout
     # Enhanced scanning: the Inspector event names the repository by its ARN
     assert "repository-name arn:aws:ecr:us-west-2:111122223333:repository/dev-microservice" in done.stdout
     # The index: pending on its arm64 image only, then every manifest and blob in both registries
@@ -108,6 +111,10 @@ def test_make_demo_plays_the_whole_scenario_and_every_expectation_holds() -> Non
     assert "test result not trusted: unsigned, and the policy trusts only results signed by arn:aws:kms:" in done.stdout
     assert "not signed by a trusted key" in done.stdout
     assert "tests recorded: none; pending" in done.stdout
+    # The chain: the promotion's own push starts the next stage, which waits for e2e and a signed approval
+    assert "ECR push of the promotion into staging-checkout    -> pending" in done.stdout
+    assert "approval not trusted: not signed by a trusted key" in done.stdout
+    assert re.search(r"approvals: approve by arn:aws:kms:\S+: release board: go", done.stdout)
     assert elapsed < 60, f"the demo took {elapsed:.1f} s"
 
 
@@ -165,7 +172,7 @@ def test_demo_keep_leaves_registries_and_ledger_up_to_drive_by_hand_then_removes
 
         # Then both registries answer: production holds only prod-microservice
         with urllib.request.urlopen(f"{prod_url[1]}/v2/_catalog", timeout=5) as response:
-            assert json.loads(response.read()) == {"repositories": ["prod-microservice"]}
+            assert json.loads(response.read()) == {"repositories": ["prod-checkout", "prod-microservice"]}
         assert images.list_tags(prod_url[1], "prod-microservice") == ["v1.0.0", "v1.3.0", "v1.5.0", "v2.0.0"]
         assert "v1.2.0" in images.list_tags(dev_url[1], "dev-microservice")  # rejected: stays in dev
 
