@@ -13,7 +13,7 @@ from pathlib import Path
 from devtools.demo.scenario import SOURCE_REPOSITORY
 from devtools.localregistry import LocalRegistry
 
-_DIGEST = re.compile(r"sha256:([0-9a-f]{12})[0-9a-f]{52}")
+_DIGEST = re.compile(r"sha256([:-])([0-9a-f]{12})[0-9a-f]{52}")  # a digest, or a sha256-<hex> referrer tag
 ROOT = Path(__file__).resolve().parents[2]
 TABLE_HEADERS = ("IMAGE", "DIGEST", "OUTCOME", "MOUNTED", "BYTES MOVED", "REPLICATED")
 
@@ -27,7 +27,7 @@ def short(digest: str | None) -> str:
 
 
 def shorten_digests(text: str) -> str:
-    return _DIGEST.sub(r"sha256:\1", text)
+    return _DIGEST.sub(lambda found: f"sha256{found[1]}{found[2]}" + ("…" if found[1] == "-" else ""), text)
 
 
 def human_bytes(count: int) -> str:

@@ -118,3 +118,68 @@ def forged_results(demo: Demo, number: int) -> None:
     say(f"   {label:<50} -> tests recorded: {tests or 'none'}; {', '.join(outcomes)}: {shorten_digests(reasons)}")
     demo.expect(tests == {}, f"status of v1.7.0 should show no test result after two forgeries, shows {tests}")
     demo.expect(outcomes == ["pending"], f"v1.7.0 should still be pending on its tests, is {outcomes}")
+
+
+COSIGN_PAYLOAD = "application/vnd.dev.cosign.simplesigning.v1+json"
+
+
+def push_cosign_signature(demo: Demo, digest: str) -> tuple[str, str]:
+    """What `cosign sign --key awskms:///<CI key> dev-microservice@<digest>` pushes to a registry without a
+    referrers API: the simple-signing payload signed by KMS (ECDSA_SHA_256), as a manifest tagged
+    `sha256-<hex>.sig`. (tag, manifest digest)."""
+    import base64  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    payload = json.dumps(
+        {
+            "critical": {
+                "identity": {"docker-reference": f"{demo.dev.host}/{DEV}"},
+                "image": {"docker-manifest-digest": digest},
+                "type": "cosign container image signature",
+            },
+            "optional": None,
+        }
+    ).encode()
+    signature = demo.signer.client.sign(
+        KeyId=demo.signer.key_arn, Message=payload, MessageType="RAW", SigningAlgorithm="ECDSA_SHA_256"
+    )["Signature"]
+    config = b"{}"
+    for blob in (payload, config):
+        images.push_blob(demo.dev.url, DEV, blob)
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": images.OCI_MANIFEST,
+            "config": {"mediaType": images.OCI_CONFIG, "size": len(config), "digest": images.sha256_digest(config)},
+            "layers": [
+                {
+                    "mediaType": COSIGN_PAYLOAD,
+                    "size": len(payload),
+                    "digest": images.sha256_digest(payload),
+                    "annotations": {"dev.cosignproject.cosign/signature": base64.b64encode(signature).decode()},
+                }
+            ],
+        }
+    ).encode()
+    tag = "sha256-" + digest.removeprefix("sha256:") + ".sig"
+    return tag, images.put_manifest(demo.dev.url, DEV, tag, manifest, images.OCI_MANIFEST)
+
+
+def signature_follows(demo: Demo, number: int, released: str) -> dict[str, str]:
+    """A signature pushed after the promotion reaches the target with the push event of its tag."""
+    demo.section(f"{number}. v1.0.0 is signed after its promotion (cosign, KMS key): the signature follows it")
+    tag, signature = push_cosign_signature(demo, released)
+    say(f"   cosign sign {DEV}:v1.0.0: pushes {DEV}:{shorten_digests(tag)} ({short(signature)})")
+    decision = demo.invoke("push event of the signature tag", push_event(DEV, signature, tag), "already-promoted")
+    copied = ((decision or {}).get("copy") or {}).get("referrers_copied")
+    demo.expect(
+        decision is not None and decision.get("digest") == released and copied == 1,
+        f"the signature's push should re-sync v1.0.0 ({released}) with 1 referrer copied, got {decision}",
+    )
+    in_target = images.get_manifest(demo.dev.url, demo.target, tag)
+    demo.expect(
+        in_target[0] == 200 and images.sha256_digest(in_target[2]) == signature,
+        f"{demo.target}:{tag} should hold the signature {signature}",
+    )
+    say(f"     {demo.target}:{shorten_digests(tag)} in the dev registry: {short(signature)} ({copied} referrer copied)")
+    return {tag: signature}

@@ -169,8 +169,9 @@ class Demo:
                 say(f"     {image.repository}@{short(image.digest)}: ERROR {shorten_digests(image.error)}")
             elif image.result is not None and not image.result.already_present:
                 result = image.result
+                tags = shorten_digests(",".join(image.tags))
                 say(
-                    f"     {image.repository}:{','.join(image.tags)} ({short(image.digest)}) -> production registry: "
+                    f"     {image.repository}:{tags} ({short(image.digest)}) -> production registry: "
                     f"{result.blobs_streamed} blobs streamed ({human_bytes(result.bytes_moved)}), "
                     f"{result.blobs_skipped} already there"
                 )
@@ -269,9 +270,11 @@ class Demo:
         scenes.check_complete(self, self.prod, built, "production")
         scenes.forged_results(self, 10)
         chained = stages.chain(self, 11, self.approver_key)
-        self.replicate(chained)
+        signed = scenes.signature_follows(self, 12, b103.digest)
+        promoted |= signed
+        self.replicate({**chained, **signed})
 
-        self.section("12. Replication runs again; what each account's registry holds")
+        self.section("13. Replication runs again; what each account's registry holds")
         self.replicate({})
         self.verify_registries({self.target: promoted, stages.PROD: chained})
         for row in self.rows:
@@ -301,7 +304,7 @@ class Demo:
         for target, promoted in expected.items():
             for registry, name in ((self.dev, "dev"), (self.prod, "production")):
                 held = {tag: digest_of(registry.url, target, tag) for tag in images.list_tags(registry.url, target)}
-                shown = ", ".join(f"{tag} {short(digest)}" for tag, digest in held.items())
+                shown = shorten_digests(", ".join(f"{tag} {short(digest)}" for tag, digest in held.items()))
                 say(f"   {target} in the {name} registry: {shown or 'nothing'}")
                 self.expect(held == promoted, f"{target} in the {name} registry holds {held}, expected {promoted}")
             for tag, digest in promoted.items():

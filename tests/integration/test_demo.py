@@ -115,6 +115,9 @@ def test_make_demo_plays_the_whole_scenario_and_every_expectation_holds() -> Non
     assert "ECR push of the promotion into staging-checkout    -> pending" in done.stdout
     assert "approval not trusted: not signed by a trusted key" in done.stdout
     assert re.search(r"approvals: approve by arn:aws:kms:\S+: release board: go", done.stdout)
+    # A cosign signature pushed after the promotion follows v1.0.0 into prod-microservice, then production
+    assert "referrers: 1 copied, 0 deferred; referrers re-synced" in done.stdout
+    assert re.search(r"prod-microservice in the production registry: sha256-[0-9a-f]{12}….sig", done.stdout)
     assert elapsed < 60, f"the demo took {elapsed:.1f} s"
 
 
@@ -173,7 +176,15 @@ def test_demo_keep_leaves_registries_and_ledger_up_to_drive_by_hand_then_removes
         # Then both registries answer: production holds only prod-microservice
         with urllib.request.urlopen(f"{prod_url[1]}/v2/_catalog", timeout=5) as response:
             assert json.loads(response.read()) == {"repositories": ["prod-checkout", "prod-microservice"]}
-        assert images.list_tags(prod_url[1], "prod-microservice") == ["v1.0.0", "v1.3.0", "v1.5.0", "v2.0.0"]
+        signature = [tag for tag in images.list_tags(prod_url[1], "prod-microservice") if tag.startswith("sha256-")]
+        assert [tag.endswith(".sig") for tag in signature] == [True]
+        assert images.list_tags(prod_url[1], "prod-microservice") == [
+            *signature,
+            "v1.0.0",
+            "v1.3.0",
+            "v1.5.0",
+            "v2.0.0",
+        ]
         assert "v1.2.0" in images.list_tags(dev_url[1], "dev-microservice")  # rejected: stays in dev
 
         # And it printed the environment and three commands, each with the exit code it should give
