@@ -1,22 +1,7 @@
 """PipelineRuns and BuildRuns against GetPipelineExecution / BatchGetBuilds as AWS documents them.
 
-Sources:
-- GetPipelineExecution response: ``"status": 'Cancelled'|'InProgress'|'Stopped'|'Stopping'|'Succeeded'|
-  'Superseded'|'Failed'`` and ``artifactRevisions[].revisionId``; errors PipelineNotFoundException,
-  PipelineExecutionNotFoundException:
-  https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_GetPipelineExecution.html
-- BatchGetBuilds: ``builds`` and ``buildsNotFound`` ("The IDs of builds for which information could
-  not be found"): https://docs.aws.amazon.com/codebuild/latest/APIReference/API_BatchGetBuilds.html
-- Build: ``buildStatus`` (SUCCEEDED | FAILED | FAULT | TIMED_OUT | IN_PROGRESS | STOPPED),
-  ``resolvedSourceVersion`` ("For CodeCommit, GitHub, GitHub Enterprise, and BitBucket, the commit ID.
-  For CodePipeline, the source revision provided by CodePipeline. For Amazon S3, this does not
-  apply."), ``secondarySourceVersions`` ("An array of ProjectSourceVersion objects. Each
-  ProjectSourceVersion must be one of: ... the commit ID, branch, or Git tag to use"):
-  https://docs.aws.amazon.com/codebuild/latest/APIReference/API_Build.html
-
-moto implements GetPipelineExecution's two not-found errors correctly and is used for them. moto's
-BatchGetBuilds diverges (every build comes back SUCCEEDED, no ``resolvedSourceVersion``, no
-``buildsNotFound``), so CodeBuild is pinned with Stubber only.
+The Stubber-pinned documented shapes are in the unit test of the same name; these cases use moto where it
+models the call correctly.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
-"""Events out: the PutEvents request/response shapes (Stubber), an end-to-end put through moto's
-EventBridge to an SQS target, and once-only announcement under duplicate delivery.
+"""Events out through moto: an end-to-end put to a bus, and the DynamoDB guard that makes them once-only.
 
-Shapes pinned from the EventBridge API reference, PutEvents
-(https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html): request
-`Entries[].Source/DetailType/Detail/EventBusName`; response `FailedEntryCount` and `Entries[]` with
-`EventId` on success or `ErrorCode`/`ErrorMessage` on failure, in request order. The user guide
-("Sending events with PutEvents", eb-putevents.html): "if an individual entry within a request fails,
-EventBridge continues processing ... You must detect unsuccessful entries" - the call itself succeeds.
+The Stubber-pinned documented shapes are in the unit test of the same name; these cases use moto where it
+models the call correctly.
 """
 
 from __future__ import annotations

@@ -1,17 +1,7 @@
 """EcrScanReader against DescribeImageScanFindings as AWS documents and users observed it.
 
-Response bodies are the documented shapes, served by botocore's Stubber (moto returns one static
-COMPLETE answer and no pages, so it cannot show enhanced scanning); moto is used where it is
-right: the ScanNotFound / ImageNotFound / RepositoryNotFound errors and its COMPLETE answer.
-
-Sources quoted below:
-- API_DescribeImageScanFindings (examples "for basic image scanning" and "for enhanced image
-  scanning"): https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImageScanFindings.html
-- API_ImageScanStatus, "Valid Values: IN_PROGRESS | COMPLETE | FAILED | UNSUPPORTED_IMAGE | ACTIVE |
-  PENDING | SCAN_ELIGIBILITY_EXPIRED | FINDINGS_UNAVAILABLE | LIMIT_EXCEEDED | IMAGE_ARCHIVED":
-  https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageScanStatus.html
-- aws/aws-cli#6759 (enhanced, ACTIVE, ``findings: []``, "Continuous scan is selected for image.")
-- aws/aws-sdk#289 ("ECR scan shows Status COMPLETE when enhanced findings are not there yet")
+The Stubber-pinned documented shapes are in the unit test of the same name; these cases use moto where it
+models the call correctly.
 """
 
 from __future__ import annotations
