@@ -40,6 +40,8 @@ class Settings:
     region: str | None = None
     # The write protection (repository policy JSON) for targets the function creates; None: it creates none.
     target_repository_policy: str | None = None
+    # The bus decisions are announced on (the stack sets the account's default bus); None: no events.
+    event_bus: str | None = None
 
     @property
     def events_are_evidence(self) -> bool:
@@ -65,4 +67,5 @@ class Settings:
             ledger_table=table,
             registry_endpoint=endpoint,
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"),
+            event_bus=environ.get(Env.EVENT_BUS, "").strip() or None,
         )

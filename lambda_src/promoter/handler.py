@@ -47,6 +47,8 @@ def _record_metrics(report: Report) -> None:
             metrics.add_metric(name=Metric.BYTES_COPIED, unit=MetricUnit.Bytes, value=decision.copy.bytes_moved)
         if decision.latency_seconds is not None:
             metrics.add_metric(name=Metric.PROMOTION_LATENCY, unit=MetricUnit.Seconds, value=decision.latency_seconds)
+    if report.unrecorded:
+        metrics.add_metric(name=Metric.UNRECORDED_IMAGE, unit=MetricUnit.Count, value=len(report.unrecorded))
 
 
 @metrics.log_metrics
@@ -59,4 +61,6 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         logger.warning("unreadable input, nothing written", extra={"reason": report.error})
     for decision in report.decisions:
         logger.info("decision", extra=decision.to_dict())
+    for finding in report.unrecorded:
+        logger.warning("unrecorded image in a target repository", extra=finding.detail())
     return report.response()

@@ -10,14 +10,14 @@ retries the event.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 from typing import Any
 
 from promoter.approvals import approval_stage, untrusted_result, verified_approval
 from promoter.ci_successes import CiSuccesses
 from promoter.commands import (
     ApprovalDecision,
+    Backfill,
     Command,
     ImagePushed,
     ImageTestResult,
@@ -43,71 +43,15 @@ from promoter.decision import (
 )
 from promoter.decision import wanted_tags as _wanted_tags
 from promoter.gates import ScanEvidence, SuiteResult, with_chain_tests
-from promoter.policy import Policy
-from promoter.ports import (
-    ApprovalVerifier,
-    BuildConfirmer,
-    HistoryEntry,
-    ImageRecord,
-    ImageStore,
-    Ledger,
-    PipelineConfirmer,
-    ScanSource,
-    TargetRepositories,
-    TestResultVerifier,
-)
+from promoter.ports import HistoryEntry, ImageRecord
 from promoter.referrer_sync import ReferrerSync
 from promoter.registry.errors import TagConflict
 from promoter.scan_evidence import NO_SCAN, ImageScan, combine, from_reading
+from promoter.services import Report, Services
 from promoter.status import status_of
+from promoter.sweeps import audit_batch, backfill_batch
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Services:
-    """Everything the service talks to, built once per cold start by promoter.wiring.build_services.
-
-    Where an evidence API is None (local mode: a plain registry, no AWS), the events are the
-    evidence: scan events are recorded and used, a build's revision is taken from its event. Where
-    it is set (ECR), events are only triggers: scans and runs are read from the API.
-    """
-
-    policy: Policy
-    ledger: Ledger
-    images: ImageStore
-    scans: ScanSource | None = None
-    pipeline_runs: PipelineConfirmer | None = None
-    build_runs: BuildConfirmer | None = None
-    # This account: scan events about another account's registry are ignored. None in local mode.
-    account_id: str | None = None
-    # Verifies signed test results when the policy has a trust section; None: none can be verified.
-    test_results: TestResultVerifier | None = None
-    # Verifies signed approvals against each rule's approver keys; None: none can be verified.
-    approvals: ApprovalVerifier | None = None
-    # Creates `{name}` targets write-protected before their first write (ECR); None: targets are not created.
-    targets: TargetRepositories | None = None
-    clock: Callable[[], datetime] = field(default=_now)
-
-
-@dataclass
-class Report:
-    """The response, plus what the handler needs for metrics (copies, latencies, unreadable input)."""
-
-    decisions: list[Decision] = field(default_factory=list)
-    error: str | None = None
-    status: dict[str, Any] | None = None
-    invalid_input: bool = False
-
-    def response(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"decisions": [decision.to_dict() for decision in self.decisions]}
-        if self.error is not None:
-            body["error"] = self.error
-        if self.status is not None:
-            body["status"] = self.status
-        return body
+__all__ = ["PromotionService", "Report", "Services", "promote"]
 
 
 @dataclass(frozen=True)
@@ -129,6 +73,7 @@ class PromotionService:
         self.targets = services.targets
         self.referrers = ReferrerSync(services.ledger, services.images)
         self.clock = services.clock
+        self.services = services
 
     # ---- one candidate --------------------------------------------------------------------
 
@@ -191,6 +136,9 @@ class PromotionService:
         decisions = [step if isinstance(step, Decision) else self._copy(step, candidate, trigger) for step in steps]
         if not trigger.dry_run:
             self._record(candidate, decisions, trigger)
+            if self.services.events is not None:  # after the ledger holds the decision; once per state change
+                for decision in decisions:
+                    self.services.events.announce(decision)
         return decisions
 
     def _copy(self, copy: CopyImage, candidate: Candidate, trigger: Trigger) -> Decision:
@@ -318,7 +266,10 @@ class PromotionService:
         decisions: list[Decision] = []
         for repository, digest in self.ledger.pending():
             decisions += self.evaluate(repository, digest, self.policy.rules_for(repository), trigger)
-        return Report(decisions + self.referrers.scheduled())
+        return Report(decisions + self.referrers.scheduled(), unrecorded=audit_batch(self.services))
+
+    def on_backfill(self, event: Backfill) -> Report:
+        return backfill_batch(self.services, event, self.evaluate)
 
     def _digest_of(self, repository: str, tag: str | None, digest: str | None) -> str | None:
         if digest is not None:
@@ -364,7 +315,11 @@ class PromotionService:
             if matches
             else [ignored(repository, digest, f"no rule matches repository {repository}")]
         )
-        return Report(decisions, status=status_of(repository, digest, facts.candidate.tags, facts.record))
+        status = status_of(repository, digest, facts.candidate.tags, facts.record)
+        unrecorded = self.services.audit_state.unrecorded(repository, digest) if self.services.audit_state else None
+        if unrecorded is not None:
+            status["unrecorded"] = unrecorded
+        return Report(decisions, status=status)
 
 
 def promote(command: Command, services: Services) -> Report:
@@ -377,6 +332,7 @@ def promote(command: Command, services: Services) -> Report:
         ImageTestResult: service.on_test,
         PipelineSucceeded: service.on_pipeline,
         Reconcile: service.on_reconcile,
+        Backfill: service.on_backfill,
         ManualPromote: service.on_manual_promote,
         ApprovalDecision: service.on_approval,
         StatusQuery: service.on_status,

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from promoter.adapters.audit_state import DynamoAuditState
 from promoter.adapters.ecr_targets import EcrTargetRepositories
+from promoter.adapters.event_bus import DynamoEmissionGuard, OnceOnlyEvents, publisher_for
 from promoter.adapters.evidence import CodeBuildRuns, CodePipelineRuns, EcrScans
+from promoter.adapters.repository_listing import EcrManifests, EcrRepositoryImages, OciRepositoryImages
 from promoter.adapters.signed_results import KmsApprovals, KmsTestResults
+from promoter.audit import Manifests, RegistryManifests
 from promoter.aws import EcrImageStore
 from promoter.config import Settings
+from promoter.image_batches import RepositoryImages
 from promoter.images import OciImageStore
 from promoter.ledger import DynamoLedger
 from promoter.ports import BuildConfirmer, ImageStore, PipelineConfirmer, ScanSource, TargetRepositories
@@ -38,10 +43,14 @@ def build_services(settings: Settings, account_id: str | None) -> Services:
     pipeline_runs: PipelineConfirmer | None = None
     build_runs: BuildConfirmer | None = None
     targets: TargetRepositories | None = None  # a plain registry creates repositories on push: nothing to create
+    listing: RepositoryImages
+    manifests: Manifests
     region = settings.region
     if settings.events_are_evidence:
         assert settings.registry_endpoint is not None
-        images = OciImageStore(RegistryClient.for_endpoint(settings.registry_endpoint))
+        registry = RegistryClient.for_endpoint(settings.registry_endpoint)
+        images = OciImageStore(registry)
+        listing, manifests = OciRepositoryImages(registry), RegistryManifests(registry)
         account_id = None  # no registry of an account here: any account's event names this registry
     else:
         if not account_id or not region:
@@ -52,13 +61,16 @@ def build_services(settings: Settings, account_id: str | None) -> Services:
         scans = EcrScans(lambda: ecr)
         pipeline_runs = CodePipelineRuns(lambda: _client("codepipeline", region))
         build_runs = CodeBuildRuns(lambda: _client("codebuild", region))
+        listing, manifests = EcrRepositoryImages(ecr), EcrManifests(ecr)
         if settings.target_repository_policy is not None:
             targets = EcrTargetRepositories(ecr, settings.target_repository_policy)
     trust = settings.policy.trust.test_results
     needs_approvals = any(rule.require.approval is not None for rule in settings.policy.rules)
+    dynamodb = _client("dynamodb", region)
+    publisher = publisher_for(settings.event_bus, _client("events", region) if settings.event_bus else None)
     return Services(
         policy=settings.policy,
-        ledger=DynamoLedger(settings.ledger_table, _client("dynamodb", region)),
+        ledger=DynamoLedger(settings.ledger_table, dynamodb),
         images=images,
         scans=scans,
         pipeline_runs=pipeline_runs,
@@ -68,4 +80,9 @@ def build_services(settings: Settings, account_id: str | None) -> Services:
         test_results=KmsTestResults(lambda: _client("kms", region), trust.signed_by) if trust else None,
         targets=targets,
         approvals=KmsApprovals(lambda: _client("kms", region)) if needs_approvals else None,
+        events=OnceOnlyEvents(publisher, DynamoEmissionGuard(settings.ledger_table, dynamodb)),
+        publisher=publisher,
+        listing=listing,
+        manifests=manifests,
+        audit_state=DynamoAuditState(settings.ledger_table, dynamodb),
     )
