@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from promoter.approvals import approval_stage, untrusted_result, verified_approval
+from promoter.attested_copy import evidence_inputs
 from promoter.ci_successes import CiSuccesses
 from promoter.commands import (
     ApprovalDecision,
@@ -32,6 +33,7 @@ from promoter.contract import Outcome
 from promoter.decision import (
     Candidate,
     CopyImage,
+    CopyStats,
     Decision,
     RuleMatch,
     TagHeld,
@@ -138,7 +140,7 @@ class PromotionService:
             self._record(candidate, decisions, trigger)
             if self.services.events is not None:  # after the ledger holds the decision; once per state change
                 for decision in decisions:
-                    self.services.events.announce(decision)
+                    self.services.events.announce(decision, decision.attestation_digest)
         return decisions
 
     def _copy(self, copy: CopyImage, candidate: Candidate, trigger: Trigger) -> Decision:
@@ -147,11 +149,11 @@ class PromotionService:
             if refusal is not None:
                 return refused(copy, refusal)
         try:
-            result = self.images.promote(copy.source_repository, copy.digest, copy.target_repository, copy.tags)
+            result, attestation = self._copy_image(copy, candidate)
         except TagConflict as conflict:
             return settle(copy, TagHeld(conflict.tag, conflict.existing_digest), claimed=False)
         if result.already_present:
-            return settle(copy, result, claimed=False)
+            return replace(settle(copy, result, claimed=False), attestation_digest=attestation)
         claims = [
             self.ledger.claim_promotion(
                 copy.source_repository,
@@ -165,7 +167,24 @@ class PromotionService:
             for tag in copy.tags
         ]
         latency = (self.clock() - candidate.pushed_at).total_seconds() if candidate.pushed_at else None
-        return settle(copy, result, claimed=any(claims), latency_seconds=latency)
+        decision = settle(copy, result, claimed=any(claims), latency_seconds=latency)
+        return replace(decision, attestation_digest=attestation)
+
+    def _copy_image(self, copy: CopyImage, candidate: Candidate) -> tuple[CopyStats, str | None]:
+        """The copy; with an attestation key, untagged first, then its VSA, then the tags (no tag without it)."""
+        attested = self.services.attested
+        if attested is None:
+            return self.images.promote(copy.source_repository, copy.digest, copy.target_repository, copy.tags), None
+        suites = self.policy.rule_named(copy.rule).require.tests
+        done = attested.promote(
+            copy.source_repository,
+            copy.digest,
+            copy.target_repository,
+            copy.tags,
+            rule=copy.rule,
+            inputs=evidence_inputs(candidate.evidence, suites),
+        )
+        return done.copy, done.attestation_digest
 
     def _record(self, candidate: Candidate, decisions: list[Decision], trigger: Trigger) -> None:
         repository, digest = candidate.repository, candidate.digest

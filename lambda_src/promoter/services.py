@@ -27,6 +27,7 @@ from promoter.ports import (
 if TYPE_CHECKING:
     from promoter.adapters.audit_state import AuditState, Finding
     from promoter.adapters.event_bus import EventPublisher, OnceOnlyEvents
+    from promoter.attested_copy import AttestedCopies
     from promoter.audit import Manifests
     from promoter.image_batches import RepositoryImages
 
@@ -67,6 +68,8 @@ class Services:
     listing: RepositoryImages | None = None
     manifests: Manifests | None = None
     audit_state: AuditState | None = None
+    # ATTESTATION_KEY set: promotions copy untagged, publish their VSA, then tag; None: plain copies.
+    attested: AttestedCopies | None = None
 
 
 @dataclass

@@ -6,6 +6,7 @@ tests) together with promoter.entry.handle.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from promoter.adapters.audit_state import DynamoAuditState
@@ -14,9 +15,12 @@ from promoter.adapters.event_bus import DynamoEmissionGuard, OnceOnlyEvents, pub
 from promoter.adapters.evidence import CodeBuildRuns, CodePipelineRuns, EcrScans
 from promoter.adapters.repository_listing import EcrManifests, EcrRepositoryImages, OciRepositoryImages
 from promoter.adapters.signed_results import KmsApprovals, KmsTestResults
+from promoter.attest.kms import KmsSigner
+from promoter.attested_copy import AttestedCopies
 from promoter.audit import Manifests, RegistryManifests
 from promoter.aws import EcrImageStore
 from promoter.config import Settings
+from promoter.contract import SERVICE_NAME
 from promoter.image_batches import RepositoryImages
 from promoter.images import OciImageStore
 from promoter.ledger import DynamoLedger
@@ -32,11 +36,26 @@ def _client(service: str, region: str | None) -> Any:
     return boto3.client(service, region_name=region, config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
 
+def _attested(settings: Settings, client: RegistryClient, verifier_id: str) -> AttestedCopies | None:
+    """ATTESTATION_KEY set: promotions are attested, signed by that key through KMS."""
+    if settings.attestation_key is None:
+        return None
+    if settings.policy_json is None:
+        raise ValueError("the policy JSON text is needed to attest promotions (Settings.from_environ keeps it)")
+    signer = KmsSigner(_client("kms", settings.region), settings.attestation_key)
+    return AttestedCopies(client, signer, policy_json=settings.policy_json, verifier_id=verifier_id, clock=_now)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 def build_services(settings: Settings, account_id: str | None) -> Services:
     """Adapters for a deployed function (ECR of `account_id`) or, with REGISTRY_ENDPOINT, a plain registry.
 
     With ECR, scans and CI runs are read from their APIs (events are triggers). With a plain registry
-    there are no such APIs: the service takes the events' payloads as the evidence.
+    there are no such APIs: the service takes the events' payloads as the evidence. The verifier
+    named in promotion attestations is Settings.verifier_id (the function's ARN), else SERVICE_NAME.
     """
     images: ImageStore
     scans: ScanSource | None = None
@@ -49,6 +68,7 @@ def build_services(settings: Settings, account_id: str | None) -> Services:
     if settings.events_are_evidence:
         assert settings.registry_endpoint is not None
         registry = RegistryClient.for_endpoint(settings.registry_endpoint)
+        client = registry
         images = OciImageStore(registry)
         listing, manifests = OciRepositoryImages(registry), RegistryManifests(registry)
         account_id = None  # no registry of an account here: any account's event names this registry
@@ -57,7 +77,8 @@ def build_services(settings: Settings, account_id: str | None) -> Services:
             raise ValueError("the account id and AWS_REGION are needed to reach this account's ECR registry")
         ecr = _client("ecr", region)
         host = f"{account_id}.dkr.ecr.{region}.amazonaws.com"
-        images = EcrImageStore(RegistryClient.for_host(host, ecr_client_factory=lambda: ecr), ecr)
+        client = RegistryClient.for_host(host, ecr_client_factory=lambda: ecr)
+        images = EcrImageStore(client, ecr)
         scans = EcrScans(lambda: ecr)
         pipeline_runs = CodePipelineRuns(lambda: _client("codepipeline", region))
         build_runs = CodeBuildRuns(lambda: _client("codebuild", region))
@@ -85,4 +106,5 @@ def build_services(settings: Settings, account_id: str | None) -> Services:
         listing=listing,
         manifests=manifests,
         audit_state=DynamoAuditState(settings.ledger_table, dynamodb),
+        attested=_attested(settings, client, settings.verifier_id or SERVICE_NAME),
     )
