@@ -9,7 +9,7 @@ on is listed in the VSA's `inputAttestations` (`evidence_inputs`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -32,12 +32,16 @@ class AttestedPromotion:
     attestation_digest: str
 
 
-def evidence_inputs(evidence: Evidence, suites: Sequence[str]) -> list[ResourceDescriptor]:
-    """`inputAttestations`: the signed approvals' envelopes, and the test results and scan the gates used.
+def evidence_inputs(
+    evidence: Evidence, suites: Sequence[str], envelopes: Mapping[str, str] | None = None
+) -> list[ResourceDescriptor]:
+    """`inputAttestations`: the signed envelopes, and the test results and scan the gates used.
 
-    Approvals carry the sha256 of their DSSE envelope as stored; test results and the scan are recorded
-    as JSON evidence records (their canonical JSON's sha256), with the CI run's URL when there is one.
+    Approvals and signed test results (`envelopes`: suite -> `sha256:<hex>` of its envelope) are listed by
+    the sha256 of their DSSE envelope as stored; an unsigned test result and the scan as JSON evidence
+    records (their canonical JSON's sha256), with the CI run's URL when there is one.
     """
+    signed = envelopes or {}
     inputs = [
         ResourceDescriptor({"sha256": approval.attestation_digest.removeprefix(_HEX_PREFIX)})
         for approval in evidence.approvals
@@ -45,7 +49,10 @@ def evidence_inputs(evidence: Evidence, suites: Sequence[str]) -> list[ResourceD
     ]
     for suite in suites:
         result = evidence.tests.get(suite)
-        if result is not None:
+        if suite in signed:
+            url = result.run_url if result is not None else None
+            inputs.append(ResourceDescriptor({"sha256": signed[suite].removeprefix(_HEX_PREFIX)}, url))
+        elif result is not None:
             record = {"suite": result.suite, "result": str(result.result), "at": result.at.isoformat()}
             inputs.append(evidence_descriptor(record, uri=result.run_url))
     scan = evidence.scan

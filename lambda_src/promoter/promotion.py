@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from promoter.adapters.test_envelopes import envelope_digest
 from promoter.approvals import approval_stage, untrusted_result, verified_approval
 from promoter.attested_copy import evidence_inputs
 from promoter.ci_successes import CiSuccesses
@@ -176,15 +177,24 @@ class PromotionService:
         if attested is None:
             return self.images.promote(copy.source_repository, copy.digest, copy.target_repository, copy.tags), None
         suites = self.policy.rule_named(copy.rule).require.tests
+        inputs = evidence_inputs(candidate.evidence, suites, self._signed_envelopes(copy, suites))
         done = attested.promote(
-            copy.source_repository,
-            copy.digest,
-            copy.target_repository,
-            copy.tags,
-            rule=copy.rule,
-            inputs=evidence_inputs(candidate.evidence, suites),
+            copy.source_repository, copy.digest, copy.target_repository, copy.tags, rule=copy.rule, inputs=inputs
         )
         return done.copy, done.attestation_digest
+
+    def _signed_envelopes(self, copy: CopyImage, suites: tuple[str, ...]) -> dict[str, str]:
+        """suite -> digest of the signed envelope its result came with (in any stage of the digest's chain)."""
+        kept, found = self.services.test_envelopes, dict[str, str]()
+        if kept is None:
+            return found
+        stages = (copy.source_repository, *self.policy.chain_repositories(copy.source_repository))
+        for suite in suites:
+            envelopes = (kept.of(stage, copy.digest, suite) for stage in stages)
+            envelope = next((digest for digest in envelopes if digest is not None), None)
+            if envelope is not None:
+                found[suite] = envelope
+        return found
 
     def _record(self, candidate: Candidate, decisions: list[Decision], trigger: Trigger) -> None:
         repository, digest = candidate.repository, candidate.digest
@@ -253,6 +263,10 @@ class PromotionService:
             return Report([ignored(repository, digest, f"test result not trusted: {untrusted}")])
         result = SuiteResult(event.suite, event.result, event.time, event.run_url)
         self.ledger.record_test(repository, digest, result, event.event_id)
+        if event.attestation is not None and self.policy.trust.test_results and self.services.test_envelopes:
+            self.services.test_envelopes.record(
+                repository, digest, event.suite, envelope_digest(event.attestation), event.time
+            )
         trigger = Trigger(event.event_id, event.time, "test")
         # Which stages hold the digest is settled before deciding: one invocation decides one hop.
         held = [(stage, m) for stage, m in stages if stage == repository or self.images.tags_of(stage, digest)]

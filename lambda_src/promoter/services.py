@@ -27,6 +27,7 @@ from promoter.ports import (
 if TYPE_CHECKING:
     from promoter.adapters.audit_state import AuditState, Finding
     from promoter.adapters.event_bus import EventPublisher, OnceOnlyEvents
+    from promoter.adapters.test_envelopes import TestEnvelopes
     from promoter.attested_copy import AttestedCopies
     from promoter.audit import Manifests
     from promoter.image_batches import RepositoryImages
@@ -70,6 +71,8 @@ class Services:
     audit_state: AuditState | None = None
     # ATTESTATION_KEY set: promotions copy untagged, publish their VSA, then tag; None: plain copies.
     attested: AttestedCopies | None = None
+    # The digests of verified signed test-result envelopes, listed in the attestation; None: not kept.
+    test_envelopes: TestEnvelopes | None = None
 
 
 @dataclass

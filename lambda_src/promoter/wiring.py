@@ -15,6 +15,7 @@ from promoter.adapters.event_bus import DynamoEmissionGuard, OnceOnlyEvents, pub
 from promoter.adapters.evidence import CodeBuildRuns, CodePipelineRuns, EcrScans
 from promoter.adapters.repository_listing import EcrManifests, EcrRepositoryImages, OciRepositoryImages
 from promoter.adapters.signed_results import KmsApprovals, KmsTestResults
+from promoter.adapters.test_envelopes import DynamoTestEnvelopes
 from promoter.attest.kms import KmsSigner
 from promoter.attested_copy import AttestedCopies
 from promoter.audit import Manifests, RegistryManifests
@@ -107,4 +108,5 @@ def build_services(settings: Settings, account_id: str | None) -> Services:
         manifests=manifests,
         audit_state=DynamoAuditState(settings.ledger_table, dynamodb),
         attested=_attested(settings, client, settings.verifier_id or SERVICE_NAME),
+        test_envelopes=DynamoTestEnvelopes(settings.ledger_table, dynamodb) if settings.attestation_key else None,
     )
