@@ -7,6 +7,7 @@ import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from devtools.eventfactory import ci_result_event, push_event
@@ -75,3 +76,29 @@ def test_without_attestation_the_decision_has_no_attestation_digest() -> None:
     (decision,) = handle(push_event(dev, digest, "v1"), w.services)["decisions"]
 
     assert decision["outcome"] == "promoted" and "attestation_digest" not in decision
+
+
+def test_the_ledger_table_keeps_the_newest_results_envelope(monkeypatch: Any) -> None:
+    import boto3
+    from moto import mock_aws
+
+    from devtools.lambda_local import LEDGER_TABLE, create_ledger_table
+    from promoter.adapters.test_envelopes import DynamoTestEnvelopes
+    from promoter.ledger import DynamoLedger
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-west-2")
+        create_ledger_table(client)
+        kept = DynamoTestEnvelopes(LEDGER_TABLE, client)
+        digest = "sha256:" + "1" * 64
+        newer, older = datetime(2026, 11, 29, 10, tzinfo=UTC), datetime(2026, 11, 29, 9, tzinfo=UTC)
+
+        kept.record("dev-a", digest, "it", "sha256:new", newer)
+        kept.record("dev-a", digest, "it", "sha256:old", older)
+
+        assert kept.of("dev-a", digest, "it") == "sha256:new"
+        assert kept.of("dev-a", digest, "other") is None
+        # the ledger's own reading of the image ignores the item
+        assert DynamoLedger(LEDGER_TABLE, client).image_record("dev-a", digest).evidence.tests == {}
