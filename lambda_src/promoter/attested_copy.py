@@ -1,6 +1,6 @@
 """Promotion with its attestation (ATTESTATION_KEY set): copy by digest, publish the VSA, then tag.
 
-Why this module exists: DESIGN's promotion attestation must be pushed *before* the promoted tag, so
+Why this module exists: the promotion attestation (docs/ATTESTATION.md) must be pushed *before* the promoted tag, so
 a tag is never seen without its VSA, and an attestation failure must fail the promotion. The plain
 copy (promoter.images) writes tags as its last step; here the same copy is made untagged, the VSA is
 published (promoter.provenance), and only then are the tags written. The evidence the gates passed

@@ -171,7 +171,7 @@ def test_approve_deployed_resolves_the_tag_through_ecr_and_sends_designs_shape(
     argv = ["approve", "dev-microservice:v1.2.0", "--rule", "prod", "--reason", "CAB-42 ok", "--sign-with", signing_key]
     code = main([*argv, "--function", "promoter", "--region", REGION])
 
-    # Then the function got DESIGN's approve request, naming the tag, signed for the tag's digest and the rule
+    # Then the function got the documented approve request, naming the tag, signed for the tag's digest and the rule
     assert code == EXIT_OK
     out = capsys.readouterr().out
     assert out.startswith(f"approve dev-microservice@{detail['imageDigest']} for rule prod, signed by {signing_key}\n")

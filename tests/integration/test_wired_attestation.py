@@ -1,6 +1,6 @@
 """Promotion attestation as wired by build_services: ATTESTATION_KEY set (moto KMS), the real registry.
 
-The VSA must be in the target before the promoted tag (DESIGN "Promotion attestation": "pushed before
+The VSA must be in the target before the promoted tag (docs/ATTESTATION.md: "pushed before
 the promoted tag"): the registry's own access log gives the order of the manifest PUTs. distribution
 2.8 has no referrers API, so the VSA is found through the `sha256-<hex>` tag schema by `promoter verify`."""
 

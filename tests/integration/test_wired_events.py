@@ -48,7 +48,7 @@ def test_a_duplicate_push_is_announced_once_on_the_bus(promoter: Promoter, repo_
     # When the push is delivered twice
     outcomes = [only(promoter.invoke(event))["outcome"] for _ in range(2)]
 
-    # Then the consumer sees exactly one Image Promoted with the DESIGN detail
+    # Then the consumer sees exactly one Image Promoted with the documented detail
     assert outcomes == ["promoted", "already-promoted"]
     (message,) = received(sqs, url)
     assert (message["source"], message["detail-type"]) == (Source.PROMOTER.value, DetailType.IMAGE_PROMOTED.value)

@@ -20,7 +20,7 @@ from promoter.promotion import Services
 from tests.unit.fakes import World, rule, world
 
 T0 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
-DESIGN_KEYS = {"rule", "source-repository", "target-repository", "digest", "tags", "reasons"}
+DETAIL_KEYS = {"rule", "source-repository", "target-repository", "digest", "tags", "reasons"}
 
 
 @dataclass
@@ -73,11 +73,11 @@ def test_a_duplicate_push_emits_one_image_promoted(names: tuple[str, str]) -> No
     # When the same push is delivered twice
     first, second = w.invoke(event), w.invoke(event)
 
-    # Then it is promoted once, announced once, with the DESIGN detail keys
+    # Then it is promoted once, announced once, with the documented detail keys
     assert [d["outcome"] for d in first["decisions"] + second["decisions"]] == ["promoted", "already-promoted"]
     assert w.sent() == [(DetailType.IMAGE_PROMOTED, digest)]
     detail = w.events.events[0][1]
-    assert set(detail) == DESIGN_KEYS | {"attestation-digest"}
+    assert set(detail) == DETAIL_KEYS | {"attestation-digest"}
     assert (detail["rule"], detail["source-repository"], detail["target-repository"]) == ("app", dev, prod)
     assert detail["tags"] == ["v1.0.0"]
 
@@ -103,7 +103,7 @@ def test_a_rejection_and_a_conflict_are_each_announced_once(names: tuple[str, st
     assert sorted(w.sent()) == sorted(
         [(DetailType.PROMOTION_REJECTED, dirty), (DetailType.PROMOTION_CONFLICT, rebuilt)]
     )
-    assert all(set(detail) == DESIGN_KEYS for _, detail in w.events.events)
+    assert all(set(detail) == DETAIL_KEYS for _, detail in w.events.events)
     assert w.world.images.digest_for_tag(prod, "v5") == held
 
 

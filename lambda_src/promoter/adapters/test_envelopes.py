@@ -1,7 +1,7 @@
 """The signed test-result envelopes a promotion relied on, kept by digest for its attestation.
 
 Why this module exists: the VSA published with a promotion lists, in `inputAttestations`, the sha256
-of each signed envelope the gates passed on (DESIGN "Promotion attestation"; the same digest the
+of each signed envelope the gates passed on (docs/ATTESTATION.md; the same digest the
 verifier reports as `attestation_digest`). The ledger keeps a suite's result but not its envelope,
 so the digest is recorded here when the result is verified: one item per (image, suite) in the
 ledger table, `IMAGE#<repo>@<digest>` / `TESTENV#<suite>`, the newest result's envelope winning.
