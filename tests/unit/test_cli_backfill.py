@@ -1,4 +1,4 @@
-"""`reconcile --all`: the backfill request of the function (README, events/manual-backfill.json), following the function's cursor until done.
+"""`reconcile --all`: the backfill request (events/manual-backfill.json), following the function's cursor until done.
 
 The function side (scope all, cursor) is the core helper's: a scripted deployed invoker stands in for it.
 """
