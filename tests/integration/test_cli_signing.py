@@ -4,8 +4,8 @@ moto's KMS makes real ECDSA P-256 signatures (NOTES.md, "moto 5.2.5 KMS"), so ea
 checked with the same `promoter.attest.evidence` functions the function uses. Deployed: PutEvents on the CI
 bus (moto delivers the event to an SQS target, which is how we read what was put) and Lambda Invoke (a
 recording Lambda client: moto's Lambda would need Docker). --local: the request the local invoker receives,
-and for test results the whole path through the function (`approve` is not accepted by the function yet:
-the core helper's work).
+and for test results the whole path through the function (the function's side of `approve` is tested in
+tests/integration/test_approval.py).
 """
 
 from __future__ import annotations
