@@ -71,7 +71,7 @@ def test_state_changing_outcomes_map_to_their_detail_type(outcome: Outcome, deta
     made = decision(outcome)
     event = event_for(made, attestation_digest="sha256:" + "a" * 64)
 
-    # Then the detail-type is the contract's and the detail holds exactly the DESIGN keys
+    # Then the detail-type is the contract's and the detail holds exactly the documented keys
     assert event is not None
     assert event[0] is detail_type
     keys = {"rule", "source-repository", "target-repository", "digest", "tags", "reasons"}
