@@ -21,6 +21,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
+from devtools.demo.bus import subscribe
+from devtools.demo.operations import NEXT_PIPELINE, SECURITY_TEAM
 from devtools.demo.report import drive_by_hand, look_inside, print_result, say
 from devtools.demo.scenario import (
     LEDGER_TABLE,
@@ -97,7 +99,11 @@ def run_demo(args: argparse.Namespace, stack: ExitStack) -> int:
     ci_key = create_signing_key(kms, "CI: signs the test results it reports")
     approver_key = create_signing_key(kms, "release board: approves promotions into prod-checkout")
     policy_json = with_trust(scenario.policy_json, ci_key, chain_rules(approver_key))
-    environment = function_environment(scenario, dev.url, ledger.endpoint, policy_json)
+    environment = {**function_environment(scenario, dev.url, ledger.endpoint, policy_json), "EVENT_BUS": "default"}
+    listeners = {
+        name: subscribe(ledger.endpoint, scenario.region, "default", name, pattern)
+        for name, pattern in (("next-pipeline", NEXT_PIPELINE), ("security-team", SECURITY_TEAM))
+    }
     use_environment(environment)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="     log: %(message)s")
     services = build_local_services(environment, scenario)
@@ -115,9 +121,10 @@ def run_demo(args: argparse.Namespace, stack: ExitStack) -> int:
     say(f"   policy (cdk.json): {rule}; requires {gates}")
     say(f"   trust: test results count only when signed by the CI's KMS key {ci_key}")
     say(f"   chain: {' -> '.join((CHAIN_DEV, CHAIN_STAGING, CHAIN_PROD))}, the last hop approved by {approver_key}")
+    say("   events: EVENT_BUS=default; rules: next-pipeline (Image Promoted), security-team (Unrecorded Image)")
     say(f"   replication (cdk.json): PREFIX_MATCH {scenario.replication_prefix!r} -> {scenario.destination_account}")
 
-    demo = Demo(scenario, dev, prod, deliver, CiSigner(kms, ci_key), approver_key, verbose=args.verbose)
+    demo = Demo(scenario, dev, prod, deliver, CiSigner(kms, ci_key), approver_key, listeners, verbose=args.verbose)
     _play(demo, demo.run, args.verbose)
     print_result(demo.rows, demo.failures, demo.checks, time.monotonic() - started)
     code = EXIT_FAILED if demo.failures else EXIT_OK

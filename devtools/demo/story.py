@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devtools import images
-from devtools.demo import scenes, stages
+from devtools.demo import operations, scenes, stages
 from devtools.demo.builds import Build, Layer, base_layers, digest_of, push_build, retag
+from devtools.demo.bus import Subscriber
 from devtools.demo.report import Row, human_bytes, say, short, shorten_digests
 from devtools.demo.scenario import CI_URL, SOURCE_REPOSITORY, Scenario
 from devtools.demo.signing import CiSigner
@@ -32,10 +33,12 @@ class Demo:
     deliver: Callable[[dict[str, Any]], dict[str, Any]]  # one event through the function's entry point
     signer: CiSigner  # the CI's KMS key: the policy trusts only test results it signed
     approver_key: str  # the release board's KMS key: the last stage of the chain needs its approval
+    listeners: dict[str, Subscriber]  # EventBridge rules on the function's bus -> SQS queues (devtools.demo.bus)
     verbose: bool = False
     failures: list[str] = field(default_factory=list)
     checks: int = 0
     rows: list[Row] = field(default_factory=list)
+    promotions: list[tuple[str, str]] = field(default_factory=list)  # (target repository, digest), in order
     shared: list[Layer] = field(default_factory=base_layers)
 
     @property
@@ -147,6 +150,8 @@ class Demo:
             digest_of(self.dev.url, target, tag) == build.digest,
             f"{label}: {target}:{tag} in the dev registry is not {build.digest}",
         )
+        if decision is not None and decision.get("outcome") == "promoted":
+            self.promotions.append((target, build.digest))
         return decision
 
     def replicate(self, expect_new: dict[str, str], expect_skipped: int | None = None) -> None:
@@ -274,13 +279,17 @@ class Demo:
         promoted |= signed
         self.replicate({**chained, **signed})
 
-        self.section("13. Replication runs again; what each account's registry holds")
+        operations.events_out(self, 13, self.listeners["next-pipeline"])
+
+        self.section("14. Replication runs again; what each account's registry holds")
         self.replicate({})
         self.verify_registries({self.target: promoted, stages.PROD: chained})
         for row in self.rows:
             row.replicated = self.replicated(row)
             wanted = "yes" if row.outcome in {"promoted", "already-promoted"} else "no"
             self.expect(row.replicated == wanted, f"{row.image}: replicated? {row.replicated}, expected {wanted}")
+        operations.bypass_audit(self, 15, self.listeners["security-team"])
+        operations.backfill(self, 16)
 
     def verify_registries(self, expected: dict[str, dict[str, str]]) -> None:
         """Only prefix repositories reached production, each target holding exactly its promoted digests

@@ -118,6 +118,12 @@ def test_make_demo_plays_the_whole_scenario_and_every_expectation_holds() -> Non
     # A cosign signature pushed after the promotion follows v1.0.0 into prod-microservice, then production
     assert "referrers: 1 copied, 0 deferred; referrers re-synced" in done.stdout
     assert re.search(r"prod-microservice in the production registry: sha256-[0-9a-f]{12}….sig", done.stdout)
+    # Events out: one Image Promoted per promotion (6: the duplicate delivery announced nothing twice)
+    assert done.stdout.count("   Image Promoted: ") == 6
+    # The bypass audit reports the direct push into prod-microservice once; the backfill finds v1.8.0
+    assert re.search(r"scheduled run 1 .+-> Unrecorded Image events: prod-microservice@[0-9a-f]{12}\n", done.stdout)
+    assert re.search(r"scheduled run 2 .+-> Unrecorded Image events: none\n", done.stdout)
+    assert "dev-microservice:v1.8.0 -> pending" in done.stdout
     assert elapsed < 60, f"the demo took {elapsed:.1f} s"
 
 
