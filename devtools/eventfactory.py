@@ -44,12 +44,44 @@ def scan_event(
     return _envelope("aws.ecr", "ECR Image Scan", detail, at)
 
 
-def ci_result_event(
-    repository: str, digest: str, suite: str, result: str, run_url: str | None = None, at: datetime | None = None
+def inspector_scan_event(
+    repository: str,
+    digest: str,
+    counts: dict[str, int],
+    tags: list[str] | None = None,
+    at: datetime | None = None,
+    account: str = ACCOUNT,
 ) -> dict[str, Any]:
+    """Amazon Inspector's `Inspector2 Scan` (enhanced scanning): the repository is named by its ARN and
+    the counts carry a TOTAL (tests/fixtures/aws_events/inspector2-scan-enhanced.json)."""
+    arn = f"arn:aws:ecr:{REGION}:{account}:repository/{repository}"
+    detail = {
+        "scan-status": "INITIAL_SCAN_COMPLETE",
+        "repository-name": arn,
+        "finding-severity-counts": {**counts, "TOTAL": sum(counts.values())},
+        "image-digest": digest,
+        "image-tags": tags or [],
+    }
+    event = _envelope("aws.inspector2", "Inspector2 Scan", detail, at)
+    event["account"], event["resources"] = account, [arn]
+    return event
+
+
+def ci_result_event(
+    repository: str,
+    digest: str,
+    suite: str,
+    result: str,
+    run_url: str | None = None,
+    at: datetime | None = None,
+    attestation: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """`Image Test Result`; `attestation` is the DSSE envelope of a signed result (policy trust.test_results)."""
     detail: dict[str, Any] = {"repository-name": repository, "image-digest": digest, "suite": suite, "result": result}
     if run_url:
         detail["run-url"] = run_url
+    if attestation is not None:
+        detail["attestation"] = attestation
     return _envelope("ecr-promoter", "Image Test Result", detail, at)
 
 

@@ -173,6 +173,77 @@ def push_index(
     return PushedImage(repository, tag, digest, media_type, manifest, blobs)
 
 
+# BuildKit's provenance attestations (docs.docker.com, "Image attestation storage"): one extra manifest
+# per platform image, platform unknown/unknown, annotated with the image it attests.
+INTOTO_LAYER = "application/vnd.in-toto+json"
+SLSA_PROVENANCE = "https://slsa.dev/provenance/v0.2"
+
+
+def push_buildx_index(
+    registry_url: str, repository: str, tag: str | None, children: Sequence[PushedImage], *, provenance: bool = True
+) -> PushedImage:
+    """Push what `docker buildx build --platform … --push` pushes: an OCI index over platform images already
+    pushed by digest (their platform read from their config) and, with `provenance`, one attestation
+    manifest per platform image, marked `vnd.docker.reference.type: attestation-manifest`."""
+    entries: list[dict[str, object]] = []
+    attestations: list[dict[str, object]] = []
+    blobs: dict[str, bytes] = {}
+    for child in children:
+        config_digest = str(json.loads(child.manifest)["config"]["digest"])
+        config = json.loads(child.blobs[config_digest])
+        platform = {"architecture": config["architecture"], "os": config["os"]}
+        entries.append(
+            {"mediaType": child.media_type, "digest": child.digest, "size": len(child.manifest), "platform": platform}
+        )
+        blobs.update(child.blobs)
+        if not provenance:
+            continue
+        statement = json.dumps(
+            {
+                "_type": "https://in-toto.io/Statement/v0.1",
+                "predicateType": SLSA_PROVENANCE,
+                "subject": [{"name": f"pkg:docker/{repository}", "digest": {"sha256": child.digest[7:]}}],
+                "predicate": {"builder": {"id": ""}, "buildType": "https://mobyproject.org/buildkit@v1"},
+            },
+            sort_keys=True,
+        ).encode()
+        empty = json.dumps({"architecture": "unknown", "os": "unknown", "rootfs": {"type": "layers"}}).encode()
+        for blob in (statement, empty):
+            blobs[push_blob(registry_url, repository, blob)] = blob
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": sha256_digest(empty), "size": len(empty)},
+                "layers": [
+                    {
+                        "mediaType": INTOTO_LAYER,
+                        "digest": sha256_digest(statement),
+                        "size": len(statement),
+                        "annotations": {"in-toto.io/predicate-type": SLSA_PROVENANCE},
+                    }
+                ],
+            }
+        ).encode()
+        digest = put_manifest(registry_url, repository, sha256_digest(manifest), manifest, OCI_MANIFEST)
+        attestations.append(
+            {
+                "mediaType": OCI_MANIFEST,
+                "digest": digest,
+                "size": len(manifest),
+                "annotations": {
+                    "vnd.docker.reference.digest": child.digest,
+                    "vnd.docker.reference.type": "attestation-manifest",
+                },
+                "platform": {"architecture": "unknown", "os": "unknown"},
+            }
+        )
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [*entries, *attestations]}).encode()
+    digest = sha256_digest(index)
+    put_manifest(registry_url, repository, tag or digest, index, OCI_INDEX)
+    return PushedImage(repository, tag, digest, OCI_INDEX, index, blobs)
+
+
 def get_manifest(registry_url: str, repository: str, reference: str) -> tuple[int, str, bytes]:
     """(status, media type, exact bytes) of a manifest."""
     status, headers, body = _request(

@@ -140,3 +140,38 @@ def retag(registry_url: str, repository: str, digest: str, tag: str) -> None:
 def digest_of(registry_url: str, repository: str, reference: str) -> str | None:
     status, _, body = images.get_manifest(registry_url, repository, reference)
     return images.sha256_digest(body) if status == 200 else None
+
+
+@dataclass(frozen=True)
+class MultiArch:
+    """A `docker buildx build --platform linux/amd64,linux/arm64 --push` result: the index and what it lists."""
+
+    index: Build
+    platforms: dict[str, str]  # "linux/amd64" -> platform image digest
+    attestations: tuple[str, ...]  # the attestation manifests' digests (platform unknown/unknown)
+    manifests: tuple[str, ...]  # every manifest the index lists
+    blob_digests: tuple[str, ...]  # every blob of every listed manifest
+
+
+def push_multiarch(registry_url: str, repository: str, build: str, tag: str, shared: list[Layer]) -> MultiArch:
+    """Push one iteration for two platforms like buildx (provenance on by default): the platform images by
+    digest, one attestation manifest per platform, then the index under `tag`."""
+    revision = hashlib.sha1(build.encode()).hexdigest()  # noqa: S324 - a fake git commit id
+    labels = {"org.opencontainers.image.revision": revision, "org.opencontainers.image.version": build}
+    children = [
+        images.push_image(
+            registry_url,
+            repository,
+            None,
+            [*layers, app_layer(f"{build} linux/{arch}").blob],
+            labels=labels,
+            platform=("linux", arch),
+        )
+        for arch, layers in (("amd64", [layer.blob for layer in shared]), ("arm64", []))
+    ]
+    pushed = images.push_buildx_index(registry_url, repository, tag, children)
+    listed = [str(entry["digest"]) for entry in json.loads(pushed.manifest)["manifests"]]
+    platforms = {f"linux/{arch}": child.digest for arch, child in zip(("amd64", "arm64"), children, strict=True)}
+    index = Build(build, pushed.digest, len(pushed.blobs), pushed.blob_bytes, len(pushed.blobs))
+    attestations = tuple(digest for digest in listed if digest not in platforms.values())
+    return MultiArch(index, platforms, attestations, tuple(listed), tuple(pushed.blobs))

@@ -21,6 +21,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
+from devtools.demo.bus import subscribe
+from devtools.demo.operations import NEXT_PIPELINE, SECURITY_TEAM
 from devtools.demo.report import drive_by_hand, look_inside, print_result, say
 from devtools.demo.scenario import (
     LEDGER_TABLE,
@@ -31,6 +33,11 @@ from devtools.demo.scenario import (
     load_scenario,
     use_environment,
 )
+from devtools.demo.signing import CiSigner, create_signing_key, kms_client, with_trust
+from devtools.demo.stages import DEV as CHAIN_DEV
+from devtools.demo.stages import PROD as CHAIN_PROD
+from devtools.demo.stages import STAGING as CHAIN_STAGING
+from devtools.demo.stages import chain_rules
 from devtools.demo.story import Demo
 from devtools.lambda_local import start_local_ledger
 from devtools.localregistry import LocalRegistry, RegistryUnavailable, start_registry
@@ -88,7 +95,15 @@ def run_demo(args: argparse.Namespace, stack: ExitStack) -> int:
     dev, prod = _start(stack, workdir, "dev"), _start(stack, workdir, "production")
     ledger = start_local_ledger(scenario.region, LEDGER_TABLE)
     stack.callback(ledger.stop)
-    environment = function_environment(scenario, dev.url, ledger.endpoint)
+    kms = kms_client(ledger.endpoint, scenario.region)
+    ci_key = create_signing_key(kms, "CI: signs the test results it reports")
+    approver_key = create_signing_key(kms, "release board: approves promotions into prod-checkout")
+    policy_json = with_trust(scenario.policy_json, ci_key, chain_rules(approver_key))
+    environment = {**function_environment(scenario, dev.url, ledger.endpoint, policy_json), "EVENT_BUS": "default"}
+    listeners = {
+        name: subscribe(ledger.endpoint, scenario.region, "default", name, pattern)
+        for name, pattern in (("next-pipeline", NEXT_PIPELINE), ("security-team", SECURITY_TEAM))
+    }
     use_environment(environment)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="     log: %(message)s")
     services = build_local_services(environment, scenario)
@@ -104,9 +119,12 @@ def run_demo(args: argparse.Namespace, stack: ExitStack) -> int:
     say(f"   production account {scenario.destination_account} registry:   {prod.url}")
     say(f"   ledger: DynamoDB table {LEDGER_TABLE} (moto server, {ledger.endpoint})")
     say(f"   policy (cdk.json): {rule}; requires {gates}")
+    say(f"   trust: test results count only when signed by the CI's KMS key {ci_key}")
+    say(f"   chain: {' -> '.join((CHAIN_DEV, CHAIN_STAGING, CHAIN_PROD))}, the last hop approved by {approver_key}")
+    say("   events: EVENT_BUS=default; rules: next-pipeline (Image Promoted), security-team (Unrecorded Image)")
     say(f"   replication (cdk.json): PREFIX_MATCH {scenario.replication_prefix!r} -> {scenario.destination_account}")
 
-    demo = Demo(scenario, dev, prod, deliver, verbose=args.verbose)
+    demo = Demo(scenario, dev, prod, deliver, CiSigner(kms, ci_key), approver_key, listeners, verbose=args.verbose)
     _play(demo, demo.run, args.verbose)
     print_result(demo.rows, demo.failures, demo.checks, time.monotonic() - started)
     code = EXIT_FAILED if demo.failures else EXIT_OK
@@ -116,7 +134,7 @@ def run_demo(args: argparse.Namespace, stack: ExitStack) -> int:
         failed_before = len(demo.failures)
         waiting = _play(demo, demo.leave_one_waiting, args.verbose)
         if waiting is not None and len(demo.failures) == failed_before:
-            for line in drive_by_hand(environment, "v1.4.0", waiting.digest, scenario.suites[-1]):
+            for line in drive_by_hand(environment, "v1.4.0", waiting.digest, scenario.suites[-1], ci_key):
                 say(line)
         else:
             code = EXIT_FAILED

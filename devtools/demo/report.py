@@ -13,7 +13,7 @@ from pathlib import Path
 from devtools.demo.scenario import SOURCE_REPOSITORY
 from devtools.localregistry import LocalRegistry
 
-_DIGEST = re.compile(r"sha256:([0-9a-f]{12})[0-9a-f]{52}")
+_DIGEST = re.compile(r"sha256([:-])([0-9a-f]{12})[0-9a-f]{52}")  # a digest, or a sha256-<hex> referrer tag
 ROOT = Path(__file__).resolve().parents[2]
 TABLE_HEADERS = ("IMAGE", "DIGEST", "OUTCOME", "MOUNTED", "BYTES MOVED", "REPLICATED")
 
@@ -27,7 +27,7 @@ def short(digest: str | None) -> str:
 
 
 def shorten_digests(text: str) -> str:
-    return _DIGEST.sub(r"sha256:\1", text)
+    return _DIGEST.sub(lambda found: f"sha256{found[1]}{found[2]}" + ("…" if found[1] == "-" else ""), text)
 
 
 def human_bytes(count: int) -> str:
@@ -49,6 +49,7 @@ class Row:
     mounted: int | None = None
     moved: int | None = None
     replicated: str = "?"
+    target: str | None = None  # the production repository it would reach (None: the scenario's)
 
 
 def table(rows: Sequence[Row]) -> list[str]:
@@ -91,7 +92,7 @@ def look_inside(dev: LocalRegistry, prod: LocalRegistry, target: str) -> list[st
         "",
         "The registries and the ledger keep running (--keep). Look inside:",
         f"  curl -s {dev.url}/v2/_catalog                 # dev account: {SOURCE_REPOSITORY}, {target}",
-        f"  curl -s {prod.url}/v2/_catalog                 # production account: {target} only",
+        f"  curl -s {prod.url}/v2/_catalog                 # production account: prod-… repositories only",
         f"  curl -s {dev.url}/v2/{SOURCE_REPOSITORY}/tags/list",
         f"  curl -s {prod.url}/v2/{target}/tags/list",
         f"  curl -s -H '{accept}' {prod.url}/v2/{target}/manifests/v1.0.0",
@@ -111,8 +112,9 @@ def python_command() -> str:
         return shlex.quote(sys.executable)
 
 
-def drive_by_hand(environment: dict[str, str], tag: str, digest: str, suite: str) -> list[str]:
-    """The exports and the three `--local` commands that finish the waiting image's story by hand."""
+def drive_by_hand(environment: dict[str, str], tag: str, digest: str, suite: str, key: str) -> list[str]:
+    """The exports and the three `--local` commands that finish the waiting image's story by hand
+    (the result signed with the CI's KMS key `key`, in the kept moto server)."""
     python = f"{python_command()} -m promoter"
     image = f"{SOURCE_REPOSITORY}:{tag}"
     exports = {**environment, "PYTHONPATH": str(ROOT / "lambda_src")}
@@ -124,7 +126,7 @@ def drive_by_hand(environment: dict[str, str], tag: str, digest: str, suite: str
         f"  cd {shlex.quote(str(ROOT))}",
         f"  {python} promote --local {image}                 # exit 4: pending ({suite} tests missing)",
         f"  {python} record-result --local {SOURCE_REPOSITORY}@{digest} --suite {suite} --result PASSED"
-        "   # exit 0: promoted",
+        f" --sign-with {key}   # exit 0: promoted",
         f"  {python} status --local {image}                  # exit 0: tests, scan and promotion",
     ]
 

@@ -80,13 +80,16 @@ def load_scenario() -> Scenario:
     )
 
 
-def function_environment(scenario: Scenario, registry_endpoint: str, ledger_endpoint: str) -> dict[str, str]:
-    """The function's environment as the stack sets it in local mode, plus what reaches the local ledger:
-    the same variables a shell needs to drive the kept demo with `python -m promoter … --local`."""
+def function_environment(
+    scenario: Scenario, registry_endpoint: str, ledger_endpoint: str, policy_json: str | None = None
+) -> dict[str, str]:
+    """The function's environment as the stack sets it in local mode, plus what reaches the local ledger
+    (and its KMS): the same variables a shell needs to drive the kept demo with `python -m promoter … --local`.
+    `policy_json` replaces cdk.json's policy (the demo adds a trust section for signed CI results)."""
     from promoter.contract import Env  # noqa: PLC0415 - after sys.path is set
 
     return {
-        Env.PROMOTION_POLICY.value: scenario.policy_json,
+        Env.PROMOTION_POLICY.value: policy_json or scenario.policy_json,
         Env.LEDGER_TABLE.value: LEDGER_TABLE,
         Env.REGISTRY_ENDPOINT.value: registry_endpoint,
         "AWS_ENDPOINT_URL": ledger_endpoint,

@@ -1,7 +1,8 @@
 """The story the demo tells: the scenario's steps in the order things happen, each narrated and checked.
 
 `Demo.run` is the script (iterations, a release, a failed test, a CRITICAL finding, a duplicate delivery,
-evidence out of order, a rebuild under an existing tag, replication); the other methods are its verbs:
+evidence out of order, a rebuild under an existing tag, then the scenes of devtools.demo.scenes,
+replication); the other methods are its verbs:
 push an image, deliver an event, replicate, and `expect` — every expectation that does not hold is
 printed at once and makes the demo exit 1.
 """
@@ -14,9 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devtools import images
+from devtools.demo import operations, scenes, stages
 from devtools.demo.builds import Build, Layer, base_layers, digest_of, push_build, retag
+from devtools.demo.bus import Subscriber
 from devtools.demo.report import Row, human_bytes, say, short, shorten_digests
 from devtools.demo.scenario import CI_URL, SOURCE_REPOSITORY, Scenario
+from devtools.demo.signing import CiSigner
 from devtools.eventfactory import ci_result_event, push_event, scan_event
 from devtools.localregistry import LocalRegistry
 
@@ -27,10 +31,14 @@ class Demo:
     dev: LocalRegistry
     prod: LocalRegistry
     deliver: Callable[[dict[str, Any]], dict[str, Any]]  # one event through the function's entry point
+    signer: CiSigner  # the CI's KMS key: the policy trusts only test results it signed
+    approver_key: str  # the release board's KMS key: the last stage of the chain needs its approval
+    listeners: dict[str, Subscriber]  # EventBridge rules on the function's bus -> SQS queues (devtools.demo.bus)
     verbose: bool = False
     failures: list[str] = field(default_factory=list)
     checks: int = 0
     rows: list[Row] = field(default_factory=list)
+    promotions: list[tuple[str, str]] = field(default_factory=list)  # (target repository, digest), in order
     shared: list[Layer] = field(default_factory=base_layers)
 
     @property
@@ -47,10 +55,14 @@ class Demo:
             say(f"     !! UNEXPECTED: {what}")
         return condition
 
-    def record(self, image: str, tag: str | None, build: Build, decision: dict[str, Any] | None) -> None:
+    def record(
+        self, image: str, tag: str | None, build: Build, decision: dict[str, Any] | None, target: str | None = None
+    ) -> None:
+        """One row of the final table; `target` is the production repository the image would reach."""
         copy = (decision or {}).get("copy") or {}
         outcome = str((decision or {}).get("outcome", "error"))
-        self.rows.append(Row(image, tag, build.digest, outcome, copy.get("blobs_mounted"), copy.get("bytes_moved")))
+        mounted, moved = copy.get("blobs_mounted"), copy.get("bytes_moved")
+        self.rows.append(Row(image, tag, build.digest, outcome, mounted, moved, target=target or self.target))
 
     # -- steps
 
@@ -73,14 +85,14 @@ class Demo:
         try:
             response = self.deliver(event)
         except Exception as error:
-            say(f"   {label:<44} -> ERROR")
+            say(f"   {label:<50} -> ERROR")
             self.expect(False, f"{label}: the function raised {type(error).__name__}: {error}")
             return None
         if self.verbose:
             say(json.dumps(response, indent=2))
         decisions = response.get("decisions") or []
         if response.get("error") or len(decisions) != 1:
-            say(f"   {label:<44} -> ERROR")
+            say(f"   {label:<50} -> ERROR")
             self.expect(False, f"{label}: expected one decision, got {json.dumps(response)[:300]}")
             return None
         decision: dict[str, Any] = decisions[0]
@@ -93,22 +105,31 @@ class Demo:
             )
         else:
             detail = shorten_digests("; ".join(decision.get("reasons") or []))
-        say(f"   {label:<44} -> {outcome:<17}{detail}")
+        say(f"   {label:<50} -> {outcome:<17}{detail}")
         self.expect(outcome == expected, f"{label}: expected outcome {expected}, got {outcome} ({detail})")
         return decision
+
+    def ci_result(self, build: Build, suite: str, result: str) -> dict[str, Any]:
+        """CI's `Image Test Result` for `build`, signed with the CI's KMS key."""
+        url = CI_URL + build.name
+        signed = self.signer.attestation(build.digest, suite, result, url)
+        return ci_result_event(SOURCE_REPOSITORY, build.digest, suite, result, url, attestation=signed)
 
     def tests_pass(self, build: Build, label: str) -> tuple[str, dict[str, Any]]:
         """CI reports each required suite PASSED: every suite but the last is delivered here (the image
         stays pending); the last one's label and event are returned for the caller to deliver."""
         suites = self.scenario.suites
         for suite in suites[:-1]:
-            event = ci_result_event(SOURCE_REPOSITORY, build.digest, suite, "PASSED", CI_URL + build.name)
-            self.invoke(f"CI: {suite} PASSED for {label}", event, "pending")
-        last = ci_result_event(SOURCE_REPOSITORY, build.digest, suites[-1], "PASSED", CI_URL + build.name)
+            self.invoke(f"CI: {suite} PASSED for {label}", self.ci_result(build, suite, "PASSED"), "pending")
+        last = self.ci_result(build, suites[-1], "PASSED")
         return f"CI: {suites[-1]} PASSED for {label}", last
 
-    def promote_step(self, label: str, event: dict[str, Any], build: Build, tag: str) -> dict[str, Any] | None:
-        """The event that should promote `build`: mounts only, zero bytes moved, byte-exact target."""
+    def promote_step(
+        self, label: str, event: dict[str, Any], build: Build, tag: str, target: str | None = None
+    ) -> dict[str, Any] | None:
+        """The event that should promote `build` (into `target`, default the scenario's): mounts only, zero
+        bytes moved, byte-exact target."""
+        target = target or self.target
         mark = self.dev.log_mark()
         decision = self.invoke(label, event, "promoted")
         log = self.dev.access_log(mark)
@@ -122,13 +143,15 @@ class Demo:
             f"{label}: expected {build.blobs} blobs mounted and 0 bytes moved, got {copy or 'no copy'}",
         )
         self.expect(
-            decision is not None and decision.get("target_repository") == self.target and decision["tags"] == [tag],
-            f"{label}: expected a promotion into {self.target}:{tag}",
+            decision is not None and decision.get("target_repository") == target and decision["tags"] == [tag],
+            f"{label}: expected a promotion into {target}:{tag}",
         )
         self.expect(
-            digest_of(self.dev.url, self.target, tag) == build.digest,
-            f"{label}: {self.target}:{tag} in the dev registry is not {build.digest}",
+            digest_of(self.dev.url, target, tag) == build.digest,
+            f"{label}: {target}:{tag} in the dev registry is not {build.digest}",
         )
+        if decision is not None and decision.get("outcome") == "promoted":
+            self.promotions.append((target, build.digest))
         return decision
 
     def replicate(self, expect_new: dict[str, str], expect_skipped: int | None = None) -> None:
@@ -151,8 +174,9 @@ class Demo:
                 say(f"     {image.repository}@{short(image.digest)}: ERROR {shorten_digests(image.error)}")
             elif image.result is not None and not image.result.already_present:
                 result = image.result
+                tags = shorten_digests(",".join(image.tags))
                 say(
-                    f"     {image.repository}:{','.join(image.tags)} ({short(image.digest)}) -> production registry: "
+                    f"     {image.repository}:{tags} ({short(image.digest)}) -> production registry: "
                     f"{result.blobs_streamed} blobs streamed ({human_bytes(result.bytes_moved)}), "
                     f"{result.blobs_skipped} already there"
                 )
@@ -170,9 +194,10 @@ class Demo:
 
     def replicated(self, row: Row) -> str:
         """Is this image in the production registry's target repository (under its tag)?"""
-        if digest_of(self.prod.url, self.target, row.digest) != row.digest:
+        target = row.target or self.target
+        if digest_of(self.prod.url, target, row.digest) != row.digest:
             return "no"
-        if row.tag is not None and digest_of(self.prod.url, self.target, row.tag) == row.digest:
+        if row.tag is not None and digest_of(self.prod.url, target, row.tag) == row.digest:
             return "yes"
         return "by digest"
 
@@ -205,7 +230,7 @@ class Demo:
         b104 = self.push("build-104", "v1.1.0")
         self.invoke("push event v1.1.0", push_event(dev, b104.digest, "v1.1.0"), "pending")
         self.invoke("ECR scan of v1.1.0: LOW 2, MEDIUM 1", scan_event(dev, b104.digest, clean, ["v1.1.0"]), "pending")
-        failed = ci_result_event(dev, b104.digest, suites[0], "FAILED", CI_URL + b104.name)
+        failed = self.ci_result(b104, suites[0], "FAILED")
         decision = self.invoke(f"CI: {suites[0]} FAILED for v1.1.0", failed, "rejected")
         self.record(f"{dev}:v1.1.0", "v1.1.0", b104, decision)
 
@@ -242,16 +267,33 @@ class Demo:
             f"the conflict should name the digest {self.target}:v1.0.0 holds ({b103.digest})",
         )
 
-        self.section("8. Replication runs again; what each account's registry holds")
+        promoted = {"v1.0.0": b103.digest, "v1.3.0": b106.digest}
+        promoted |= scenes.enhanced_scanning(self, 8)
+        index, built = scenes.multi_arch(self, 9)
+        promoted |= index
+        self.replicate({tag: promoted[tag] for tag in ("v1.5.0", "v2.0.0")})
+        scenes.check_complete(self, self.prod, built, "production")
+        scenes.forged_results(self, 10)
+        chained = stages.chain(self, 11, self.approver_key)
+        signed = scenes.signature_follows(self, 12, b103.digest)
+        promoted |= signed
+        self.replicate({**chained, **signed})
+
+        operations.events_out(self, 13, self.listeners["next-pipeline"])
+
+        self.section("14. Replication runs again; what each account's registry holds")
         self.replicate({})
-        self.verify_registries(promoted={"v1.0.0": b103.digest, "v1.3.0": b106.digest})
+        self.verify_registries({self.target: promoted, stages.PROD: chained})
         for row in self.rows:
             row.replicated = self.replicated(row)
             wanted = "yes" if row.outcome in {"promoted", "already-promoted"} else "no"
             self.expect(row.replicated == wanted, f"{row.image}: replicated? {row.replicated}, expected {wanted}")
+        operations.bypass_audit(self, 15, self.listeners["security-team"])
+        operations.backfill(self, 16)
 
-    def verify_registries(self, promoted: dict[str, str]) -> None:
-        """Only prefix repositories reached production, holding exactly the promoted digests, byte for byte."""
+    def verify_registries(self, expected: dict[str, dict[str, str]]) -> None:
+        """Only prefix repositories reached production, each target holding exactly its promoted digests
+        (target -> {tag: digest}), byte for byte the same in both registries."""
         from devtools.replication import list_repositories  # noqa: PLC0415 - needs lambda_src on sys.path
 
         failed_before = len(self.failures)
@@ -260,26 +302,29 @@ class Demo:
         say(f"   dev registry ({self.scenario.source_account}):        {', '.join(dev_repos)}")
         say(f"   production registry ({self.scenario.destination_account}): {', '.join(prod_repos) or 'nothing'}")
         self.expect(
-            prod_repos == [repo for repo in dev_repos if repo.startswith(prefix)] == [self.target],
-            f"the production registry should hold exactly {self.target}, it holds {prod_repos}",
+            prod_repos == [repo for repo in dev_repos if repo.startswith(prefix)] == sorted(expected),
+            f"the production registry should hold exactly {sorted(expected)}, it holds {prod_repos}",
         )
+        stay = [repo for repo in dev_repos if not repo.startswith(prefix)]
         self.expect(
-            SOURCE_REPOSITORY not in prod_repos and not images.list_tags(self.prod.url, SOURCE_REPOSITORY),
-            f"{SOURCE_REPOSITORY} reached the production registry",
+            not any(images.list_tags(self.prod.url, repo) for repo in stay),
+            f"one of {stay} reached the production registry",
         )
-        for registry, name in ((self.dev, "dev"), (self.prod, "production")):
-            held = {
-                tag: digest_of(registry.url, self.target, tag) for tag in images.list_tags(registry.url, self.target)
-            }
-            shown = ", ".join(f"{tag} {short(digest)}" for tag, digest in held.items())
-            say(f"   {self.target} in the {name} registry: {shown or 'nothing'}")
-            self.expect(held == promoted, f"{self.target} in the {name} registry holds {held}, expected {promoted}")
-        for tag, digest in promoted.items():
-            _, _, source_bytes = images.get_manifest(self.dev.url, SOURCE_REPOSITORY, digest)
-            _, _, prod_bytes = images.get_manifest(self.prod.url, self.target, tag)
-            self.expect(source_bytes == prod_bytes, f"{self.target}:{tag} is not byte-identical to the dev image")
+        for target, promoted in expected.items():
+            for registry, name in ((self.dev, "dev"), (self.prod, "production")):
+                held = {tag: digest_of(registry.url, target, tag) for tag in images.list_tags(registry.url, target)}
+                shown = shorten_digests(", ".join(f"{tag} {short(digest)}" for tag, digest in held.items()))
+                say(f"   {target} in the {name} registry: {shown or 'nothing'}")
+                self.expect(held == promoted, f"{target} in the {name} registry holds {held}, expected {promoted}")
+            for tag, digest in promoted.items():
+                _, _, dev_bytes = images.get_manifest(self.dev.url, target, tag)
+                _, _, prod_bytes = images.get_manifest(self.prod.url, target, tag)
+                self.expect(
+                    dev_bytes == prod_bytes and images.sha256_digest(prod_bytes) == digest,
+                    f"{target}:{tag} is not byte-identical to the dev image {digest}",
+                )
         if failed_before == len(self.failures):
-            say(f"   {SOURCE_REPOSITORY} is not in the production registry; {self.target} has the same digests in both")
+            say(f"   {', '.join(stay)} stayed in the dev account; every target has the same digests in both")
 
     def leave_one_waiting(self) -> Build:
         """--keep: one more release, pushed and scanned clean, that waits for its tests (finished by hand)."""
@@ -288,7 +333,6 @@ class Demo:
         build = self.push("build-108", "v1.4.0")
         self.invoke("push event v1.4.0", push_event(dev, build.digest, "v1.4.0"), "pending")
         for suite in self.scenario.suites[:-1]:
-            event = ci_result_event(dev, build.digest, suite, "PASSED", CI_URL + build.name)
-            self.invoke(f"CI: {suite} PASSED for v1.4.0", event, "pending")
+            self.invoke(f"CI: {suite} PASSED for v1.4.0", self.ci_result(build, suite, "PASSED"), "pending")
         self.invoke("ECR scan of v1.4.0: LOW 1", scan_event(dev, build.digest, {"LOW": 1}, ["v1.4.0"]), "pending")
         return build

@@ -38,6 +38,15 @@ EXPECTED_TABLE = {
     "dev-microservice:v1.0.0 (delivered twice)": ("already-promoted", "-", "-", "yes"),
     "dev-microservice:v1.3.0": ("promoted", "5", "0 B", "yes"),
     "dev-microservice:v1.0.0 (rebuild)": ("conflict", "-", "-", "no"),
+    "dev-microservice:v1.5.0 (Inspector)": ("promoted", "5", "0 B", "yes"),
+    "dev-microservice:v1.6.0 (Inspector)": ("rejected", "-", "-", "no"),
+    # config + 4 layers (amd64), config + layer (arm64), 2 attestation layers + their shared config
+    "dev-microservice:v2.0.0 (index, 2 platforms)": ("promoted", "10", "0 B", "yes"),
+    "dev-microservice:v1.7.0 (forged, unsigned)": ("ignored", "-", "-", "no"),
+    "dev-microservice:v1.7.0 (forged, another key)": ("ignored", "-", "-", "no"),
+    # dev-checkout -> staging-checkout -> prod-checkout: one hop per event, the last one approved
+    "dev-checkout:v3.0.0 (-> staging)": ("promoted", "5", "0 B", "yes"),
+    "staging-checkout:v3.0.0 (-> prod, approved)": ("promoted", "5", "0 B", "yes"),
 }
 
 
@@ -91,7 +100,30 @@ def test_make_demo_plays_the_whole_scenario_and_every_expectation_holds() -> Non
     # The steps are printed as they happen, with the replication rule from cdk.json
     assert "PREFIX_MATCH 'prod-'" in done.stdout
     assert "dev registry access log: 5 cross-repository mounts (201), 0 blob uploads" in done.stdout
-    assert "production registry (444455556666): prod-microservice\n" in done.stdout
+    assert "production registry (444455556666): prod-checkout, prod-microservice\n" in done.stdout
+    # Enhanced scanning: the Inspector event names the repository by its ARN
+    assert "repository-name arn:aws:ecr:us-west-2:111122223333:repository/dev-microservice" in done.stdout
+    # The index: pending on its arm64 image only, then every manifest and blob in both registries
+    assert "dev registry access log: 10 cross-repository mounts (201), 0 blob uploads" in done.stdout
+    for registry in ("dev", "production"):
+        assert f"prod-microservice in the {registry} registry: the index, its 4 manifests and 10 blobs" in done.stdout
+    # Signed CI results: forgeries are ignored with the reason, and nothing is recorded
+    assert "test result not trusted: unsigned, and the policy trusts only results signed by arn:aws:kms:" in done.stdout
+    assert "not signed by a trusted key" in done.stdout
+    assert "tests recorded: none; pending" in done.stdout
+    # The chain: the promotion's own push starts the next stage, which waits for e2e and a signed approval
+    assert "ECR push of the promotion into staging-checkout    -> pending" in done.stdout
+    assert "approval not trusted: not signed by a trusted key" in done.stdout
+    assert re.search(r"approvals: approve by arn:aws:kms:\S+: release board: go", done.stdout)
+    # A cosign signature pushed after the promotion follows v1.0.0 into prod-microservice, then production
+    assert "referrers: 1 copied, 0 deferred; referrers re-synced" in done.stdout
+    assert re.search(r"prod-microservice in the production registry: sha256-[0-9a-f]{12}….sig", done.stdout)
+    # Events out: one Image Promoted per promotion (6: the duplicate delivery announced nothing twice)
+    assert done.stdout.count("   Image Promoted: ") == 6
+    # The bypass audit reports the direct push into prod-microservice once; the backfill finds v1.8.0
+    assert re.search(r"scheduled run 1 .+-> Unrecorded Image events: prod-microservice@[0-9a-f]{12}\n", done.stdout)
+    assert re.search(r"scheduled run 2 .+-> Unrecorded Image events: none\n", done.stdout)
+    assert "dev-microservice:v1.8.0 -> pending" in done.stdout
     assert elapsed < 60, f"the demo took {elapsed:.1f} s"
 
 
@@ -149,8 +181,16 @@ def test_demo_keep_leaves_registries_and_ledger_up_to_drive_by_hand_then_removes
 
         # Then both registries answer: production holds only prod-microservice
         with urllib.request.urlopen(f"{prod_url[1]}/v2/_catalog", timeout=5) as response:
-            assert json.loads(response.read()) == {"repositories": ["prod-microservice"]}
-        assert images.list_tags(prod_url[1], "prod-microservice") == ["v1.0.0", "v1.3.0"]
+            assert json.loads(response.read()) == {"repositories": ["prod-checkout", "prod-microservice"]}
+        signature = [tag for tag in images.list_tags(prod_url[1], "prod-microservice") if tag.startswith("sha256-")]
+        assert [tag.endswith(".sig") for tag in signature] == [True]
+        assert images.list_tags(prod_url[1], "prod-microservice") == [
+            *signature,
+            "v1.0.0",
+            "v1.3.0",
+            "v1.5.0",
+            "v2.0.0",
+        ]
         assert "v1.2.0" in images.list_tags(dev_url[1], "dev-microservice")  # rejected: stays in dev
 
         # And it printed the environment and three commands, each with the exit code it should give
