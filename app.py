@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -13,17 +14,27 @@ sys.path.insert(0, str(ROOT / "lambda_src"))
 from aws_cdk import App  # noqa: E402
 
 from infra.application import build  # noqa: E402
-from infra.config import context_from_file  # noqa: E402
+from infra.config import CDK_JSON, ConfigError, context_from_file  # noqa: E402
+from promoter.policy import PolicyError  # noqa: E402
 
 
-def main() -> None:
-    # The CDK CLI passes cdk.json context itself (and it wins); plain `python app.py` needs it read here.
-    app = App(context=dict(context_from_file()))
-    deployment = build(app)
+def main(cdk_json: Path = CDK_JSON) -> int:
+    """Synthesize; a mistake in cdk.json is one line naming the file, the key or the position, exit 1."""
+    try:
+        # The CDK CLI passes cdk.json context itself (and it wins); plain `python app.py` needs it read here.
+        app = App(context=dict(context_from_file(cdk_json)))
+        deployment = build(app)
+    except json.JSONDecodeError as error:
+        print(f"error: {cdk_json}:{error.lineno}:{error.colno}: {error.msg}: fix the JSON", file=sys.stderr)
+        return 1
+    except (ConfigError, PolicyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     for warning in deployment.config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     app.synth()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

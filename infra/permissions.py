@@ -35,6 +35,9 @@ INSPECTOR_ACTION = "inspector2:ListFindings"
 CODEBUILD_ACTION = "codebuild:BatchGetBuilds"
 CODEPIPELINE_ACTION = "codepipeline:GetPipelineExecution"
 PUT_EVENTS_ACTION = "events:PutEvents"
+# The backfill and the bypass audit list the repositories a glob names (promoter.adapters.repository_listing):
+# DescribeRepositories without repositoryNames describes the whole registry, so it is not scoped by a pattern.
+LIST_REPOSITORIES_ACTION = "ecr:DescribeRepositories"
 # Exactly the calls promoter.ledger makes (conditional puts, updates, pending clean-up, queries).
 LEDGER_ACTIONS = (
     "dynamodb:GetItem",
@@ -71,7 +74,25 @@ def promotion_statements(config: DeployConfig, table_arn: str) -> list[aws_iam.P
             actions=[PUT_EVENTS_ACTION],
             resources=[source.arn("events", f"event-bus/{DEFAULT_EVENT_BUS}")],
         ),
+        *_listing_statements(config),
         *_ci_statements(config),
+    ]
+
+
+def _has_glob(config: DeployConfig) -> bool:
+    return any("*" in pattern for pattern in (*config.policy.source_patterns, *config.policy.target_patterns))
+
+
+def _listing_statements(config: DeployConfig) -> list[aws_iam.PolicyStatement]:
+    """Repository names for glob rules only: named repositories are never listed (the function names them)."""
+    if not _has_glob(config):
+        return []
+    return [
+        aws_iam.PolicyStatement(
+            sid="ListRepositories",
+            actions=[LIST_REPOSITORIES_ACTION],
+            resources=[config.source.repository_arn("*")],
+        )
     ]
 
 
@@ -108,6 +129,14 @@ def grant_promotion(role: aws_iam.Role, config: DeployConfig, table: aws_dynamod
         "(xray:PutTraceSegments, xray:PutTelemetryRecords) support no resource-level permissions (Service "
         "Authorization Reference); every other action is scoped to named resources.",
     )
+    if _has_glob(config):
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{config.source.repository_arn('*')}]",
+            f"{LIST_REPOSITORIES_ACTION} only: repository names (no images) for the backfill and the bypass audit "
+            "of glob rules; listing the registry is not scoped by a name pattern. Images are read only from "
+            "the policy's repositories.",
+        )
     for kind, patterns in (("source", config.policy.source_patterns), ("target", config.policy.target_patterns)):
         for pattern in patterns:
             if "*" in pattern:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
+from promoter.backfill import BackfillRequest
+
 
 @dataclass(frozen=True, kw_only=True)
 class CommandBase:
@@ -79,6 +81,14 @@ class Reconcile(CommandBase):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Backfill(CommandBase):
+    """`{"action": "reconcile", "scope": "all", ...}`: every image of the source repositories, a batch at a time."""
+
+    kind: ClassVar[str] = "reconcile"
+    request: BackfillRequest
+
+
+@dataclass(frozen=True, kw_only=True)
 class ManualPromote(CommandBase):
     kind: ClassVar[str] = "promote"
     repository: str
@@ -127,6 +137,7 @@ Command = (
     | ImageTestResult
     | PipelineSucceeded
     | Reconcile
+    | Backfill
     | ManualPromote
     | ApprovalDecision
     | StatusQuery

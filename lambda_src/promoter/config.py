@@ -40,6 +40,14 @@ class Settings:
     region: str | None = None
     # The write protection (repository policy JSON) for targets the function creates; None: it creates none.
     target_repository_policy: str | None = None
+    # The bus decisions are announced on (the stack sets the account's default bus); None: no events.
+    event_bus: str | None = None
+    # The KMS key promotions are attested with (a VSA pushed before the tag); None: no attestation.
+    attestation_key: str | None = None
+    # The policy as configured (JSON text): the attestation records the sha256 of its canonical JSON.
+    policy_json: str | None = None
+    # Names the verifier in promotion attestations: the function's ARN, set by the handler from its context.
+    verifier_id: str | None = None
 
     @property
     def events_are_evidence(self) -> bool:
@@ -65,4 +73,7 @@ class Settings:
             ledger_table=table,
             registry_endpoint=endpoint,
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"),
+            event_bus=environ.get(Env.EVENT_BUS, "").strip() or None,
+            attestation_key=environ.get(Env.ATTESTATION_KEY, "").strip() or None,
+            policy_json=raw_policy,
         )

@@ -62,6 +62,8 @@ class Decision:
     copy: CopyStats | None = None
     override_reason: str | None = None
     latency_seconds: float | None = None
+    # The promotion attestation (VSA) published with this promotion, when ATTESTATION_KEY is set.
+    attestation_digest: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -77,6 +79,8 @@ class Decision:
             data["override_reason"] = self.override_reason
         if self.copy is not None:
             data["copy"] = self.copy.to_dict()
+        if self.attestation_digest is not None and self.outcome is Outcome.PROMOTED:
+            data["attestation_digest"] = self.attestation_digest
         return data
 
 

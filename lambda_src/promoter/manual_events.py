@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from promoter.commands import ApprovalDecision, Command, ManualPromote, Reconcile, StatusQuery
+from promoter.backfill import InvalidBackfill, read_request
+from promoter.commands import ApprovalDecision, Backfill, Command, ManualPromote, Reconcile, StatusQuery
 from promoter.event_fields import Digest, InvalidEvent, Repository, Strict, Tag
 
 
@@ -97,6 +98,11 @@ def _on_approval(raw: dict[str, Any], base: dict[str, Any]) -> Command:
 
 
 def _on_reconcile(raw: dict[str, Any], base: dict[str, Any]) -> Command:
+    if "scope" in raw:  # the backfill: every image of every source repository, in batches
+        try:
+            return Backfill(**base, request=read_request(raw))
+        except InvalidBackfill as error:
+            raise InvalidEvent(str(error)) from None
     extra = set(raw) - {"action"}
     if extra:
         raise InvalidEvent(f"reconcile takes no other fields (got {', '.join(sorted(map(str, extra)))[:200]})")

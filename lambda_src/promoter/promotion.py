@@ -10,14 +10,16 @@ retries the event.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 from typing import Any
 
+from promoter.adapters.test_envelopes import envelope_digest
 from promoter.approvals import approval_stage, untrusted_result, verified_approval
+from promoter.attested_copy import evidence_inputs
 from promoter.ci_successes import CiSuccesses
 from promoter.commands import (
     ApprovalDecision,
+    Backfill,
     Command,
     ImagePushed,
     ImageTestResult,
@@ -32,6 +34,7 @@ from promoter.contract import Outcome
 from promoter.decision import (
     Candidate,
     CopyImage,
+    CopyStats,
     Decision,
     RuleMatch,
     TagHeld,
@@ -43,71 +46,15 @@ from promoter.decision import (
 )
 from promoter.decision import wanted_tags as _wanted_tags
 from promoter.gates import ScanEvidence, SuiteResult, with_chain_tests
-from promoter.policy import Policy
-from promoter.ports import (
-    ApprovalVerifier,
-    BuildConfirmer,
-    HistoryEntry,
-    ImageRecord,
-    ImageStore,
-    Ledger,
-    PipelineConfirmer,
-    ScanSource,
-    TargetRepositories,
-    TestResultVerifier,
-)
+from promoter.ports import HistoryEntry, ImageRecord
 from promoter.referrer_sync import ReferrerSync
 from promoter.registry.errors import TagConflict
 from promoter.scan_evidence import NO_SCAN, ImageScan, combine, from_reading
+from promoter.services import Report, Services
 from promoter.status import status_of
+from promoter.sweeps import audit_batch, backfill_batch
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Services:
-    """Everything the service talks to, built once per cold start by promoter.wiring.build_services.
-
-    Where an evidence API is None (local mode: a plain registry, no AWS), the events are the
-    evidence: scan events are recorded and used, a build's revision is taken from its event. Where
-    it is set (ECR), events are only triggers: scans and runs are read from the API.
-    """
-
-    policy: Policy
-    ledger: Ledger
-    images: ImageStore
-    scans: ScanSource | None = None
-    pipeline_runs: PipelineConfirmer | None = None
-    build_runs: BuildConfirmer | None = None
-    # This account: scan events about another account's registry are ignored. None in local mode.
-    account_id: str | None = None
-    # Verifies signed test results when the policy has a trust section; None: none can be verified.
-    test_results: TestResultVerifier | None = None
-    # Verifies signed approvals against each rule's approver keys; None: none can be verified.
-    approvals: ApprovalVerifier | None = None
-    # Creates `{name}` targets write-protected before their first write (ECR); None: targets are not created.
-    targets: TargetRepositories | None = None
-    clock: Callable[[], datetime] = field(default=_now)
-
-
-@dataclass
-class Report:
-    """The response, plus what the handler needs for metrics (copies, latencies, unreadable input)."""
-
-    decisions: list[Decision] = field(default_factory=list)
-    error: str | None = None
-    status: dict[str, Any] | None = None
-    invalid_input: bool = False
-
-    def response(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"decisions": [decision.to_dict() for decision in self.decisions]}
-        if self.error is not None:
-            body["error"] = self.error
-        if self.status is not None:
-            body["status"] = self.status
-        return body
+__all__ = ["PromotionService", "Report", "Services", "promote"]
 
 
 @dataclass(frozen=True)
@@ -129,6 +76,7 @@ class PromotionService:
         self.targets = services.targets
         self.referrers = ReferrerSync(services.ledger, services.images)
         self.clock = services.clock
+        self.services = services
 
     # ---- one candidate --------------------------------------------------------------------
 
@@ -191,6 +139,9 @@ class PromotionService:
         decisions = [step if isinstance(step, Decision) else self._copy(step, candidate, trigger) for step in steps]
         if not trigger.dry_run:
             self._record(candidate, decisions, trigger)
+            if self.services.events is not None:  # after the ledger holds the decision; once per state change
+                for decision in decisions:
+                    self.services.events.announce(decision, decision.attestation_digest)
         return decisions
 
     def _copy(self, copy: CopyImage, candidate: Candidate, trigger: Trigger) -> Decision:
@@ -199,11 +150,11 @@ class PromotionService:
             if refusal is not None:
                 return refused(copy, refusal)
         try:
-            result = self.images.promote(copy.source_repository, copy.digest, copy.target_repository, copy.tags)
+            result, attestation = self._copy_image(copy, candidate)
         except TagConflict as conflict:
             return settle(copy, TagHeld(conflict.tag, conflict.existing_digest), claimed=False)
         if result.already_present:
-            return settle(copy, result, claimed=False)
+            return replace(settle(copy, result, claimed=False), attestation_digest=attestation)
         claims = [
             self.ledger.claim_promotion(
                 copy.source_repository,
@@ -217,7 +168,33 @@ class PromotionService:
             for tag in copy.tags
         ]
         latency = (self.clock() - candidate.pushed_at).total_seconds() if candidate.pushed_at else None
-        return settle(copy, result, claimed=any(claims), latency_seconds=latency)
+        decision = settle(copy, result, claimed=any(claims), latency_seconds=latency)
+        return replace(decision, attestation_digest=attestation)
+
+    def _copy_image(self, copy: CopyImage, candidate: Candidate) -> tuple[CopyStats, str | None]:
+        """The copy; with an attestation key, untagged first, then its VSA, then the tags (no tag without it)."""
+        attested = self.services.attested
+        if attested is None:
+            return self.images.promote(copy.source_repository, copy.digest, copy.target_repository, copy.tags), None
+        suites = self.policy.rule_named(copy.rule).require.tests
+        inputs = evidence_inputs(candidate.evidence, suites, self._signed_envelopes(copy, suites))
+        done = attested.promote(
+            copy.source_repository, copy.digest, copy.target_repository, copy.tags, rule=copy.rule, inputs=inputs
+        )
+        return done.copy, done.attestation_digest
+
+    def _signed_envelopes(self, copy: CopyImage, suites: tuple[str, ...]) -> dict[str, str]:
+        """suite -> digest of the signed envelope its result came with (in any stage of the digest's chain)."""
+        kept, found = self.services.test_envelopes, dict[str, str]()
+        if kept is None:
+            return found
+        stages = (copy.source_repository, *self.policy.chain_repositories(copy.source_repository))
+        for suite in suites:
+            envelopes = (kept.of(stage, copy.digest, suite) for stage in stages)
+            envelope = next((digest for digest in envelopes if digest is not None), None)
+            if envelope is not None:
+                found[suite] = envelope
+        return found
 
     def _record(self, candidate: Candidate, decisions: list[Decision], trigger: Trigger) -> None:
         repository, digest = candidate.repository, candidate.digest
@@ -286,6 +263,10 @@ class PromotionService:
             return Report([ignored(repository, digest, f"test result not trusted: {untrusted}")])
         result = SuiteResult(event.suite, event.result, event.time, event.run_url)
         self.ledger.record_test(repository, digest, result, event.event_id)
+        if event.attestation is not None and self.policy.trust.test_results and self.services.test_envelopes:
+            self.services.test_envelopes.record(
+                repository, digest, event.suite, envelope_digest(event.attestation), event.time
+            )
         trigger = Trigger(event.event_id, event.time, "test")
         # Which stages hold the digest is settled before deciding: one invocation decides one hop.
         held = [(stage, m) for stage, m in stages if stage == repository or self.images.tags_of(stage, digest)]
@@ -318,7 +299,10 @@ class PromotionService:
         decisions: list[Decision] = []
         for repository, digest in self.ledger.pending():
             decisions += self.evaluate(repository, digest, self.policy.rules_for(repository), trigger)
-        return Report(decisions + self.referrers.scheduled())
+        return Report(decisions + self.referrers.scheduled(), unrecorded=audit_batch(self.services))
+
+    def on_backfill(self, event: Backfill) -> Report:
+        return backfill_batch(self.services, event, self.evaluate)
 
     def _digest_of(self, repository: str, tag: str | None, digest: str | None) -> str | None:
         if digest is not None:
@@ -364,7 +348,11 @@ class PromotionService:
             if matches
             else [ignored(repository, digest, f"no rule matches repository {repository}")]
         )
-        return Report(decisions, status=status_of(repository, digest, facts.candidate.tags, facts.record))
+        status = status_of(repository, digest, facts.candidate.tags, facts.record)
+        unrecorded = self.services.audit_state.unrecorded(repository, digest) if self.services.audit_state else None
+        if unrecorded is not None:
+            status["unrecorded"] = unrecorded
+        return Report(decisions, status=status)
 
 
 def promote(command: Command, services: Services) -> Report:
@@ -377,6 +365,7 @@ def promote(command: Command, services: Services) -> Report:
         ImageTestResult: service.on_test,
         PipelineSucceeded: service.on_pipeline,
         Reconcile: service.on_reconcile,
+        Backfill: service.on_backfill,
         ManualPromote: service.on_manual_promote,
         ApprovalDecision: service.on_approval,
         StatusQuery: service.on_status,

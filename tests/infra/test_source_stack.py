@@ -392,3 +392,20 @@ def test_outputs_for_the_operator_cli(template: Template, promoter: tuple[str, A
     assert ref_of(outputs[StackOutput.TEST_RESULT_BUS]["Value"]) == only(template, "AWS::Events::EventBus")[0]
     assert ref_of(outputs[StackOutput.LEDGER_TABLE]["Value"]) == only(template, "AWS::DynamoDB::Table")[0]
     assert ref_of(outputs[StackOutput.FAILURE_QUEUE_URL]["Value"]) == failure_queue(template)
+
+
+def test_repositories_are_listed_only_for_glob_rules(
+    statements: list[dict[str, Any]], glob_scenario: Synthesized
+) -> None:
+    # Given cdk.json's named rule, Then no listing is granted: the function names those repositories itself
+    assert granted(statements, "ecr:DescribeRepositories") == []
+    # Given a `dev-*` -> `prod-{name}` rule, Then the backfill and the bypass audit may list repository names
+    # (DescribeRepositories without repositoryNames describes the whole registry: not scoped by a pattern)
+    template = glob_scenario.source
+    _, function = function_named(template, HANDLER)
+    role = ref_of(function["Role"])
+    assert role is not None
+    glob_statements = role_statements(template, role)
+    listing = [s for s in glob_statements if "ecr:DescribeRepositories" in as_list(s["Action"])]
+    assert [as_list(s["Action"]) for s in listing] == [["ecr:DescribeRepositories"]]
+    assert granted(glob_statements, "ecr:DescribeRepositories") == ["arn:aws:ecr:us-west-2:111122223333:repository/*"]

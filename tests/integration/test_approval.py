@@ -1,6 +1,6 @@
 """The approval gate end to end: real handler, moto DynamoDB, moto KMS (real ECDSA P-256), real registry.
 
-DESIGN "Signed evidence" / "Decision rules added": a rule that requires an approval is pending until one
+docs/POLICY.md "Approval" and "Trust": a rule that requires an approval is pending until one
 signed by an approver key arrives; a signed reject is final for that digest and rule; anything
 unsigned or mis-signed is ignored and recorded nowhere; `status` shows approvals with key ids and reasons.
 """

@@ -15,19 +15,16 @@ import os
 import secrets
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import bcrypt
 import pytest
 
 from devtools import images
-from devtools.localregistry import LocalRegistry, find_registry_binary, free_port
+from devtools.localregistry import LocalRegistry
 from promoter.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, logins, main
 from promoter.registry import Credentials, RegistryClient
+from tests.support.auth_registry import start_auth_registry
 
 RepoName = Callable[[str], str]
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,49 +32,11 @@ USER = "ci-" + secrets.token_hex(3)
 PASSWORD = "pw-" + secrets.token_hex(12)
 LOGIN_VARIABLES = ("DOCKER_CONFIG", "REGISTRY_AUTH_FILE")
 
-_CONFIG = """\
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: {root}/data
-http:
-  addr: 127.0.0.1:{port}
-  secret: ecr-promoter-cli-auth-registry
-auth:
-  htpasswd:
-    realm: ecr-promoter-cli-test
-    path: {root}/htpasswd
-"""
-
 
 @pytest.fixture(scope="module")
 def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
     """A registry that requires `USER:PASSWORD`; ready when `GET /v2/` answers 401."""
-    root = tmp_path_factory.mktemp("cli-auth-registry")
-    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
-    (root / "htpasswd").write_text(f"{USER}:{hashed}\n")
-    port = free_port()
-    (root / "config.yml").write_text(_CONFIG.format(root=root, port=port))
-    with (root / "registry.log").open("ab") as log:
-        process = subprocess.Popen(
-            [find_registry_binary(), "serve", str(root / "config.yml")], stdout=log, stderr=subprocess.STDOUT
-        )
-    running = LocalRegistry(port=port, workdir=root, process=process, _owns_workdir=False)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            urllib.request.urlopen(f"{running.url}/v2/", timeout=1)
-        except urllib.error.HTTPError as answered:
-            if answered.code == 401:
-                break
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            running.stop()
-            pytest.fail("the htpasswd registry did not start: " + running.log_text()[-500:])
-        time.sleep(0.05)
+    running = start_auth_registry(tmp_path_factory.mktemp("auth-registry"), USER, PASSWORD)
     yield running
     running.stop()
 

@@ -4,8 +4,8 @@ moto's KMS makes real ECDSA P-256 signatures (NOTES.md, "moto 5.2.5 KMS"), so ea
 checked with the same `promoter.attest.evidence` functions the function uses. Deployed: PutEvents on the CI
 bus (moto delivers the event to an SQS target, which is how we read what was put) and Lambda Invoke (a
 recording Lambda client: moto's Lambda would need Docker). --local: the request the local invoker receives,
-and for test results the whole path through the function (`approve` is not accepted by the function yet:
-the core helper's work).
+and for test results the whole path through the function (the function's side of `approve` is tested in
+tests/integration/test_approval.py).
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def test_approve_deployed_resolves_the_tag_through_ecr_and_sends_designs_shape(
     argv = ["approve", "dev-microservice:v1.2.0", "--rule", "prod", "--reason", "CAB-42 ok", "--sign-with", signing_key]
     code = main([*argv, "--function", "promoter", "--region", REGION])
 
-    # Then the function got DESIGN's approve request, naming the tag, signed for the tag's digest and the rule
+    # Then the function got the documented approve request, naming the tag, signed for the tag's digest and the rule
     assert code == EXIT_OK
     out = capsys.readouterr().out
     assert out.startswith(f"approve dev-microservice@{detail['imageDigest']} for rule prod, signed by {signing_key}\n")

@@ -10,18 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import bcrypt
 import pytest
 
 from devtools import images
-from devtools.localregistry import LocalRegistry, find_registry_binary, free_port
+from devtools.localregistry import LocalRegistry
 from promoter.registry import (
     AuthenticationFailed,
     Credentials,
@@ -30,57 +25,18 @@ from promoter.registry import (
     RetryPolicy,
     copy_image,
 )
+from tests.support.auth_registry import start_auth_registry
 
 RepoName = Callable[[str], str]
 USER = "promoter"
 PASSWORD = "pw-" + secrets.token_hex(12)
 FAST = RetryPolicy(attempts=2, base_delay=0.001, max_delay=0.002, deadline=10, read_timeout=5, connect_timeout=2)
 
-_CONFIG = """\
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: false
-storage:
-  filesystem:
-    rootdirectory: {root}/data
-http:
-  addr: 127.0.0.1:{port}
-  secret: ecr-promoter-auth-registry
-auth:
-  htpasswd:
-    realm: ecr-promoter-test
-    path: {root}/htpasswd
-"""
-
 
 @pytest.fixture(scope="module")
 def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
     """A registry that requires `USER:PASSWORD` (bcrypt htpasswd)."""
-    root = tmp_path_factory.mktemp("auth-registry")
-    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
-    (root / "htpasswd").write_text(f"{USER}:{hashed}\n")
-    port = free_port()
-    (root / "config.yml").write_text(_CONFIG.format(root=root, port=port))
-    with (root / "registry.log").open("ab") as log:
-        process = subprocess.Popen(
-            [find_registry_binary(), "serve", str(root / "config.yml")], stdout=log, stderr=subprocess.STDOUT
-        )
-    running = LocalRegistry(port=port, workdir=root, process=process, _owns_workdir=False)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            urllib.request.urlopen(f"{running.url}/v2/", timeout=1)
-        except urllib.error.HTTPError as answered:
-            if answered.code == 401:
-                break
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            running.stop()
-            pytest.fail("the htpasswd registry did not start: " + running.log_text()[-500:])
-        time.sleep(0.05)
+    running = start_auth_registry(tmp_path_factory.mktemp("auth-registry"), USER, PASSWORD)
     yield running
     running.stop()
 

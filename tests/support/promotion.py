@@ -14,7 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from devtools import images
 from devtools.lambda_local import LEDGER_TABLE as TABLE
@@ -72,6 +71,8 @@ def promoter(registry: LocalRegistry, monkeypatch: pytest.MonkeyPatch) -> Iterat
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "EcrPromoterTest")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "ecr-promoter")
+    from moto import mock_aws  # loaded as a plugin by every tier; only this fixture needs moto
+
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-west-2")
         create_ledger_table(dynamodb)

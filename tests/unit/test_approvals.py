@@ -1,4 +1,4 @@
-"""The approval gate (DESIGN "Signed evidence", "Decision rules added"): pending until a signed
+"""The approval gate (docs/POLICY.md "Approval"): pending until a signed
 approve arrives; a signed reject is final for that digest and rule; unsigned or mis-signed approvals
 are ignored with the reason and nothing is recorded; `status` shows who approved or rejected, and why."""
 

@@ -40,7 +40,7 @@ def test_a_test_result_statement_has_the_contract_shape_and_reads_back() -> None
     # When a test-result statement is built and serialised
     body = build_test_result(digest, suite, "PASSED", url="https://ci.example/run/1").to_json()
 
-    # Then the JSON has DESIGN.md's exact shape, and parsing it gives the same facts
+    # Then the JSON has the documented shape, and parsing it gives the same facts
     obj = json.loads(body)
     assert obj["_type"] == STATEMENT_TYPE == "https://in-toto.io/Statement/v1"
     assert obj["subject"][0]["digest"]["sha256"] == digest.removeprefix("sha256:")

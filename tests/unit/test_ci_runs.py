@@ -21,7 +21,6 @@ BatchGetBuilds diverges (every build comes back SUCCEEDED, no ``resolvedSourceVe
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -30,7 +29,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from promoter.adapters.ci_runs import BuildRuns, PipelineRuns, RunNotFound, build_id_of
 
@@ -111,44 +109,6 @@ def test_pipeline_throttling_propagates(pipelines: tuple[PipelineRuns, Stubber])
     stubber.add_client_error("get_pipeline_execution", service_error_code="ThrottlingException", http_status_code=400)
     with pytest.raises(ClientError):
         runs.confirm("myPipeline", str(uuid.uuid4()))
-
-
-@pytest.fixture
-def moto_pipeline() -> Iterator[Any]:
-    with mock_aws():
-        trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}}]}
-        role = boto3.client("iam", region_name="us-east-1").create_role(
-            RoleName="pipeline", AssumeRolePolicyDocument=json.dumps(trust)
-        )["Role"]["Arn"]
-        client = boto3.client("codepipeline", region_name="us-west-2")
-        action = {"category": "Source", "owner": "AWS", "provider": "S3", "version": "1"}
-        stages = [
-            {"name": name, "actions": [{"name": name, "actionTypeId": action, "outputArtifacts": [{"name": name}]}]}
-            for name in ("Source", "Test")
-        ]
-        store = {"type": "S3", "location": "bucket"}
-        client.create_pipeline(
-            pipeline={"name": "myPipeline", "roleArn": role, "artifactStore": store, "stages": stages}
-        )
-        yield client
-
-
-def test_moto_missing_pipeline_and_missing_execution_are_run_not_found(moto_pipeline: Any) -> None:
-    runs = PipelineRuns(moto_pipeline)
-    with pytest.raises(RunNotFound) as no_pipeline:
-        runs.confirm("noSuchPipeline", str(uuid.uuid4()))
-    with pytest.raises(RunNotFound) as no_execution:
-        runs.confirm("myPipeline", str(uuid.uuid4()))
-    assert (no_pipeline.value.code, no_execution.value.code) == (
-        "PipelineNotFoundException",
-        "PipelineExecutionNotFoundException",
-    )
-
-
-def test_moto_a_started_execution_is_confirmed(moto_pipeline: Any) -> None:
-    execution_id = moto_pipeline.start_pipeline_execution(name="myPipeline")["pipelineExecutionId"]
-    confirmation = PipelineRuns(moto_pipeline).confirm("myPipeline", execution_id)
-    assert (confirmation.succeeded, confirmation.revisions) == (True, ())
 
 
 BUILD_ID = "my-sample-project:8745a7a9-c340-456a-9166-edf953571bEX"

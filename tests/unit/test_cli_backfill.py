@@ -1,6 +1,7 @@
-"""`reconcile --all`: the backfill request of DESIGN's second wave, following the function's cursor until done.
+"""`reconcile --all`: the backfill request (events/manual-backfill.json), following the function's cursor until done.
 
-The function side (scope all, cursor) is the core helper's: a scripted deployed invoker stands in for it.
+The function side (scope all, cursor) is tested in test_wired_events_backfill_audit.py; here a scripted
+deployed invoker stands in.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from promoter.commands import Backfill
 from promoter.events import (
     ApprovalDecision,
     ImagePushed,
@@ -38,6 +39,7 @@ EXPECTED = {
     "manual-promote-override.json": ManualPromote,
     "manual-status.json": StatusQuery,
     "manual-reconcile.json": Reconcile,
+    "manual-backfill.json": Backfill,
     "manual-approve.json": ApprovalDecision,
     "manual-reject.json": ApprovalDecision,
 }

@@ -1,5 +1,5 @@
 """Referrers added to a promoted image after its promotion reach the target the next time the image is
-evaluated (DESIGN "Decision rules added"): a push of the image or of a referrer, or the scheduled run."""
+evaluated (docs/POLICY.md): a push of the image or of a referrer, or the scheduled run."""
 
 from __future__ import annotations
 

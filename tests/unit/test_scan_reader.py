@@ -25,10 +25,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from promoter.adapters import scans
-from promoter.adapters.scans import EcrScanReader, ImageNotInRegistry, ScanPagesExhausted, ScanState
+from promoter.adapters.scans import EcrScanReader, ScanPagesExhausted, ScanState
 
 REPO = "dev-microservice"
 COMPLETED = datetime(2025, 6, 9, 7, 8, 40, tzinfo=UTC)  # boto parses the wire's epoch/ISO time to this
@@ -293,40 +292,3 @@ def test_a_token_that_never_ends_is_a_clear_error(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(ScanPagesExhausted):
         EcrScanReader(client).scan_of(REPO, _digest())
     assert client.calls == 4
-
-
-@pytest.fixture
-def moto_ecr() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("ecr", region_name="us-west-2")
-        client.create_repository(repositoryName=REPO)
-        yield client
-
-
-def _push(client: Any, tag: str) -> str:
-    manifest = '{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "layers": []}'
-    image = client.put_image(repositoryName=REPO, imageManifest=manifest, imageTag=tag)["image"]
-    return str(image["imageId"]["imageDigest"])
-
-
-def test_moto_an_image_never_scanned_has_no_scan(moto_ecr: Any) -> None:
-    digest = _push(moto_ecr, "v1")
-    assert EcrScanReader(moto_ecr).scan_of(REPO, digest) is None
-
-
-def test_moto_a_scanned_image_is_complete(moto_ecr: Any) -> None:
-    digest = _push(moto_ecr, "v2")
-    moto_ecr.start_image_scan(repositoryName=REPO, imageId={"imageDigest": digest})
-    report = EcrScanReader(moto_ecr).scan_of(REPO, digest)
-    assert report is not None
-    assert (report.state, report.mode) == (ScanState.COMPLETE, "basic")
-    assert report.completed_at is not None
-
-
-def test_moto_a_missing_image_or_repository_is_a_domain_error(moto_ecr: Any) -> None:
-    reader = EcrScanReader(moto_ecr)
-    with pytest.raises(ImageNotInRegistry) as no_image:
-        reader.scan_of(REPO, _digest())
-    with pytest.raises(ImageNotInRegistry) as no_repo:
-        reader.scan_of("dev-gone", _digest())
-    assert (no_image.value.code, no_repo.value.code) == ("ImageNotFoundException", "RepositoryNotFoundException")

@@ -1,4 +1,4 @@
-"""Chained rules (DESIGN "Decision rules added", issue 16.1): one invocation decides one hop, the
+"""Chained rules (docs/POLICY.md "Stages"): one invocation decides one hop, the
 promotion's own push starts the next, and a test result recorded for a digest in any stage counts in
 every stage that requires that suite."""
 

@@ -1,5 +1,5 @@
 """With a trust section, a test result counts only when signed by a trusted key and agreeing with its
-event (DESIGN "Signed evidence"); anything else is ignored with its reason and nothing is recorded."""
+event (docs/POLICY.md "Trust"); anything else is ignored with its reason and nothing is recorded."""
 
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 
 Why this module exists: a deploy pipeline for the next stage, a chat notifier or an audit consumer
 subscribes to `Image Promoted`, `Promotion Rejected`, `Promotion Conflict` and `Unrecorded Image` on
-the bus named by EVENT_BUS (source `ecr-promoter`, DESIGN.md "Outputs added"). ECR delivers its
+the bus named by EVENT_BUS (source `ecr-promoter`, README "What it tells others"). ECR delivers its
 events at least once, so the same decision is reached again on a redelivery; the contract is *one*
-event per state change (DESIGN.md: "One event per decision that changes state, even under duplicate
+event per state change (docs/POLICY.md: "One event per decision that changes state, even under duplicate
 delivery"). `OnceOnlyEvents` makes that so with a conditional ledger write per
 (image, rule, target, detail-type) taken before the put and given back when the put fails, so a
 retry of the Lambda event can still emit it.
@@ -48,7 +48,7 @@ class EventPublisher(Protocol):
 
 
 def decision_detail(decision: Decision, attestation_digest: str | None = None) -> dict[str, Any]:
-    """The event detail of a decision: exactly the DESIGN keys (plus `attestation-digest` for a promotion)."""
+    """The event detail of a decision: exactly the documented keys (plus `attestation-digest` for a promotion)."""
     detail: dict[str, Any] = {
         "rule": decision.rule,
         "source-repository": decision.source_repository,

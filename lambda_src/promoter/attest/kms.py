@@ -2,7 +2,7 @@
 
 Why KMS on both sides: the Lambda runtime has boto3 but not `cryptography`, and a KMS key policy is
 where "only CI may sign test results, only the function may sign promotions" is enforced. The
-scheme (DESIGN.md, second-wave contracts): ECC_NIST_P256 key, `ECDSA_SHA_256`, DER signature,
+scheme (docs/POLICY.md "Trust"): ECC_NIST_P256 key, `ECDSA_SHA_256`, DER signature,
 over the DSSE PAE — `MessageType=RAW` with the PAE, or `DIGEST` with SHA-256(PAE), which is the
 same ECDSA signature ("A message and its hash digest are considered to be the same message",
 KMS Verify API reference). RAW messages are limited to 4096 bytes (KMS Sign/Verify API
@@ -10,7 +10,7 @@ reference), so a larger PAE goes as its digest.
 
 Trust is a list of KEY refs (key ARN, key id or alias ARN), resolved once per verifier with
 DescribeKey and cached: an alias that is re-pointed takes effect at the next cold start. A
-signature counts only if its `keyid` names a trusted key — in any of the spellings DESIGN.md allows
+signature counts only if its `keyid` names a trusted key — in any of the spellings docs/POLICY.md allows
 for KEY: as configured, its key ARN, its key id, or one of its aliases (name or ARN, listed once
 with ListAliases) — and KMS says it verifies. The keyid only picks the key; attacker-chosen
 strings are never sent to KMS.

@@ -1,6 +1,6 @@
 """`python -m promoter approve REPO:TAG|REPO@DIGEST --rule RULE --reason TEXT --sign-with KEY [--reject]`.
 
-An approval is evidence for one digest and one rule (DESIGN.md, second-wave contracts), so the tag is
+An approval is evidence for one digest and one rule (docs/POLICY.md "Trust"), so the tag is
 resolved to its digest first — through the local registry with `--local`, else through ECR
 (DescribeImages) — and the signed statement names that digest, the rule, the decision and the reason.
 The request the function receives is `{"action": "approve"|"reject", "repository", "tag"|"digest",
@@ -55,7 +55,7 @@ def add_approve(subparsers: Subparsers) -> None:
 def approval_request(
     image: tuple[str, str | None, str | None], *, decision: str, rule: str, reason: str, attestation: dict[str, Any]
 ) -> dict[str, Any]:
-    """The function's approve/reject request, in DESIGN's exact shape."""
+    """The function's approve/reject request, in its documented shape (events/manual-approve.json)."""
     repository, tag, digest = image
     request: dict[str, Any] = {"action": decision, "repository": repository}
     request.update({"tag": tag} if tag else {"digest": digest})

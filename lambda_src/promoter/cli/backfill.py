@@ -1,7 +1,8 @@
 """`python -m promoter reconcile [--all [--since DATE] [--rule NAME]]`.
 
 Without `--all`: re-evaluate the pending candidates (`{"action": "reconcile"}`). With `--all`: the backfill
-of DESIGN's second wave, `{"action": "reconcile", "scope": "all", "since"?, "rule"?, "cursor"?}`, which
+of the function (events/manual-backfill.json),
+`{"action": "reconcile", "scope": "all", "since"?, "rule"?, "cursor"?}`, which
 evaluates every image in every source repository a bounded amount per invocation and answers a `cursor`
 while work remains; this command follows the cursor until the function says it is done, printing each
 invocation's decisions as they arrive, then a count per outcome.

@@ -1,6 +1,6 @@
 """`--sign-with KEY`: the DSSE envelopes the CLI attaches to test results and approvals, signed by AWS KMS.
 
-Why here and not in each command: `record-result` and `approve` sign the same way (DESIGN.md, second-wave
+Why here and not in each command: `record-result` and `approve` sign the same way (docs/POLICY.md, signed evidence
 contracts: an in-toto Statement v1 in a DSSE envelope, `ECDSA_SHA_256` by an ECC_NIST_P256 KMS key), and
 both need the same one-line errors when KMS refuses. The statements and the signature come from
 `promoter.attest`, so what the CLI signs is exactly what the function verifies. boto3 (and `attest.kms`,
