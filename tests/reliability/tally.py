@@ -5,7 +5,10 @@
 Rows group test cases by scenario. "tried" counts executed cases (x events/processes/kills where one case holds
 several), "survived" counts the passing ones, "data lost" counts failures of an integrity assertion: a target
 manifest whose blobs are missing, whose bytes differ from the source, a manifest left after a failed copy, or a
-partial image seen by the crash watcher.
+partial image seen by the crash watcher, or a gate breached (an attack promoted or recorded something; a strict
+xfail, a known product bug that still reproduces, counts as breached).
+
+    GATE_TRIES=10 .venv/bin/python -m tests.reliability.tally 1 -k gate_integrity -n 2   # each attack 10 times
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ ROWS: list[tuple[str, str, int]] = [
     (r"test_gate_override_request\[tests", "gate: override with allow_override false", 1),
     (r"test_gate_squatted_wildcard_target\[mutable", "gate: {name} target pre-created mutable, no policy", 1),
     (r"test_gate_squatted_wildcard_target\[immutable", "gate: {name} target pre-created with a foreign policy", 1),
+    (r"test_gate_direct_push_into_target", "gate: image pushed straight into a target (audit reports once)", 1),
+    (r"test_gate_signed_passed_replayed_after", "gate: signed PASSED replayed after a signed FAILED (known bug)", 1),
 ]
 
 
@@ -81,11 +86,16 @@ def tally(reports: list[Path]) -> dict[str, list[int]]:
     for report in reports:
         for case in ET.parse(report).getroot().iter("testcase"):
             name = case.get("name", "")
-            if case.find("skipped") is not None:
+            skipped = case.find("skipped")
+            if skipped is not None and skipped.get("type") == "pytest.xfail":
+                # A strict xfail is a known product bug that still reproduces: tried, breached.
+                failure = ET.Element("failure", message="GATE BREACHED (known bug, xfail)")
+            elif skipped is not None:
                 continue
-            failure = case.find("failure")
-            if failure is None:
-                failure = case.find("error")
+            else:
+                failure = case.find("failure")
+                if failure is None:
+                    failure = case.find("error")
             for pattern, label, units in ROWS:
                 if re.search(pattern, name):
                     rows[label][0] += units

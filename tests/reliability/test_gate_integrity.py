@@ -23,20 +23,20 @@ import json
 import os
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
-from devtools.eventfactory import ACCOUNT, REGION, ci_result_event, push_event, scan_event
+from devtools.eventfactory import ACCOUNT, REGION, ci_result_event, push_event, scan_event, schedule_event
 from promoter.adapters.evidence import CodeBuildRuns, EcrScans
 from promoter.attest.dsse import INTOTO_PAYLOAD_TYPE
 from promoter.attest.intoto import build_approval, build_test_result
 from promoter.attest.kms import KmsSigner
 from promoter.config import Settings
-from promoter.contract import Env
+from promoter.contract import DetailType, Env, Source
 from promoter.images import OciImageStore
 from promoter.registry import RegistryClient
 from promoter.wiring import build_services
@@ -433,3 +433,98 @@ def test_gate_squatted_wildcard_target(
     assert decision["reasons"][0].startswith(f"target {prod} "), decision
     assert_blocked(decision, promoter, prod, "v1", before=[])
     assert ecr.ecr_images(prod) == [], f"{BREACHED}: {prod} in ECR holds images"
+
+
+# ---- 11: an image pushed straight into a target (bypass audit, detected) ------------------------
+
+
+def announced(promoter: Promoter) -> tuple[Any, str]:
+    """EVENT_BUS=default and a queue receiving every ecr-promoter event (what an alerting consumer does)."""
+    promoter.monkeypatch.setenv(Env.EVENT_BUS, "default")
+    sqs, events = boto3.client("sqs", region_name=REGION), boto3.client("events", region_name=REGION)
+    url = sqs.create_queue(QueueName=f"alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule_name = f"alerts-{uuid.uuid4().hex[:8]}"
+    events.put_rule(Name=rule_name, EventPattern=json.dumps({"source": [Source.PROMOTER.value]}))
+    events.put_targets(Rule=rule_name, Targets=[{"Id": "q", "Arn": arn}])
+    return sqs, str(url)
+
+
+def drained(sqs: Any, url: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        messages += [json.loads(message["Body"]) for message in batch]
+        for message in batch:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return messages
+
+
+@TRY
+def test_gate_direct_push_into_target_is_reported(promoter: Promoter, repo_name, attempt: int) -> None:
+    # Given a gated rule, one image promoted through it, and an image pushed straight into the target
+    sqs, url = announced(promoter)
+    dev, prod = repo_name("dev"), repo_name("prod")
+    promoter.configure({"rules": [rule(dev, prod, tags=["v*"], require={"tests": ["integration"]})]})
+    released = promoter.push(dev, "v1")
+    promoter.invoke(push_event(dev, released.digest, "v1"))
+    promoted = only(promoter.invoke(ci_result_event(dev, released.digest, "integration", "PASSED")))
+    assert promoted["outcome"] == "promoted", promoted
+    bypass = promoter.push(prod, "v6.6.6")
+    drained(sqs, url)
+
+    # When the scheduled reconcile runs three times
+    for _ in range(3):
+        promoter.invoke(schedule_event())
+
+    # Then the pushed image alone is reported, once, and `status` shows it as unrecorded
+    reports = [m for m in drained(sqs, url) if m["detail-type"] == DetailType.UNRECORDED_IMAGE.value]
+    assert [m["detail"]["digest"] for m in reports] == [bypass.digest], f"{BREACHED}: reported {reports}"
+    assert reports[0]["detail"]["target-repository"] == prod and reports[0]["detail"]["tags"] == ["v6.6.6"]
+    status = promoter.invoke({"action": "status", "repository": prod, "tag": "v6.6.6"})["status"]
+    assert status["unrecorded"]["tags"] == ["v6.6.6"], f"{BREACHED}: status {status}"
+
+
+# ---- product bug: a signed result's time is the (unsigned) event's ------------------------------
+
+
+def at(event: dict[str, Any], when: datetime) -> dict[str, Any]:
+    return {**event, "time": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+@TRY
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "product bug: the newest test result wins by the event's `time`, which no signature covers; a captured "
+        "signed PASSED re-sent with a later `time` (a new event id) overrides the signed FAILED that followed it. "
+        "Fix: refuse an envelope already recorded for this digest (by attestation digest), and date a result "
+        "by the function's clock (or the event's, capped at now), never later than it arrived."
+    ),
+)
+def test_gate_signed_passed_replayed_after_a_signed_failed(
+    promoter: Promoter, kms: Any, repo_name, attempt: int
+) -> None:
+    # Given two required suites, a signed PASSED of `integration`, then a signed FAILED of it (a re-run)
+    ci_key = new_key(kms)
+    dev, prod = repo_name("dev"), repo_name("prod")
+    policy = trusted_policy(dev, prod, ci_key)
+    policy["rules"][0]["require"]["tests"] = ["integration", "e2e"]
+    promoter.configure(policy)
+    digest = promoter.push(dev, "v1").digest
+    now = datetime.now(UTC)
+    passed = envelope_of(kms, ci_key, build_test_result(digest, "integration", "PASSED"))
+    failed = envelope_of(kms, ci_key, build_test_result(digest, "integration", "FAILED"))
+    first = signed_result(at(ci_result_event(dev, digest, "integration", "PASSED"), now - timedelta(hours=2)), passed)
+    assert only(promoter.invoke(first))["outcome"] == "pending"
+    rerun = signed_result(at(ci_result_event(dev, digest, "integration", "FAILED"), now - timedelta(hours=1)), failed)
+    assert only(promoter.invoke(rerun))["outcome"] == "rejected"
+
+    # When the attacker re-sends the captured PASSED envelope in a new event dated later, and e2e passes
+    replay = signed_result(at(ci_result_event(dev, digest, "integration", "PASSED"), now), passed)
+    promoter.invoke(replay)
+    e2e = envelope_of(kms, ci_key, build_test_result(digest, "e2e", "PASSED"))
+    decision = only(promoter.invoke(signed_result(ci_result_event(dev, digest, "e2e", "PASSED"), e2e)))
+
+    # Then the image stays rejected for its failed integration run, and nothing reaches the target
+    assert decision["outcome"] == "rejected", f"{BREACHED}: {decision}"
+    assert promoter.target_digest(prod, "v1") is None, f"{BREACHED}: {prod}:v1 holds an image"
