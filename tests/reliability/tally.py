@@ -5,7 +5,10 @@
 Rows group test cases by scenario. "tried" counts executed cases (x events/processes/kills where one case holds
 several), "survived" counts the passing ones, "data lost" counts failures of an integrity assertion: a target
 manifest whose blobs are missing, whose bytes differ from the source, a manifest left after a failed copy, or a
-partial image seen by the crash watcher.
+partial image seen by the crash watcher, or a gate breached (an attack promoted or recorded something; a strict
+xfail, a known product bug that still reproduces, counts as breached).
+
+    GATE_TRIES=10 .venv/bin/python -m tests.reliability.tally 1 -k gate_integrity -n 2   # each attack 10 times
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-INTEGRITY = re.compile(r"blobs missing|differs from the source|violations|assert 200 == 404|partial")
+INTEGRITY = re.compile(r"blobs missing|differs from the source|violations|assert 200 == 404|partial|GATE BREACHED")
 # (test function name pattern, row label, units per case)
 ROWS: list[tuple[str, str, int]] = [
     (r"test_transient_fault_is_survived.*\[blob-get-", "transient faults on blob GET (7 kinds)", 1),
@@ -47,6 +50,27 @@ ROWS: list[tuple[str, str, int]] = [
     (r"test_ecr_token_never|test_token_service", "ECR token never in logs/output/errors", 1),
     (r"test_override|test_an_allowed_override|test_an_override", "override refused unless allowed", 1),
     (r"test_test_results_are|test_no_statement|test_the_promoter_role|test_the_destination", "infra: bus, IAM", 1),
+    # Gate integrity (test_gate_integrity.py; GATE_TRIES=N runs each attack N times per run)
+    (r"test_gate_forged_unsigned_result\[unsigned", "gate: unsigned PASSED under a trust section", 1),
+    (r"test_gate_forged_unsigned_result\[empty", "gate: PASSED envelope with no signatures", 1),
+    (r"test_gate_forged_unsigned_result\[garbage", "gate: PASSED with a forged signature naming the CI key", 1),
+    (r"test_gate_result_signed_by_untrusted_key\[untrusted-key-try", "gate: PASSED signed by an untrusted KMS key", 1),
+    (r"test_gate_result_signed_by_untrusted_key\[untrusted-key-claiming", "gate: untrusted key, keyid = CI key", 1),
+    (r"test_gate_result_replayed", "gate: signed PASSED replayed for another digest", 1),
+    (r"test_gate_result_claiming_another_suite", "gate: signed PASSED of suite unit sent as integration", 1),
+    (r"test_gate_result_tampered", "gate: signed FAILED flipped to PASSED after signing", 1),
+    (r"test_gate_forged_clean_scan_in_ecr_mode\[ecr", "gate: forged zero-count ECR Image Scan (ECR mode)", 1),
+    (r"test_gate_forged_clean_scan_in_ecr_mode\[inspector2", "gate: forged zero-count Inspector2 Scan (ECR mode)", 1),
+    (r"test_gate_forged_codebuild", "gate: forged CodeBuild SUCCEEDED, API says FAILED", 1),
+    (r"test_gate_forged_or_replayed_approval\[non-approver", "gate: approval signed by a non-approver key", 1),
+    (r"test_gate_forged_or_replayed_approval\[replayed", "gate: approval replayed for another rule", 1),
+    (r"test_gate_forged_or_replayed_approval\[approve-after", "gate: approve after a signed reject", 1),
+    (r"test_gate_override_request\[approval", "gate: override where an approval is required", 1),
+    (r"test_gate_override_request\[tests", "gate: override with allow_override false", 1),
+    (r"test_gate_squatted_wildcard_target\[mutable", "gate: {name} target pre-created mutable, no policy", 1),
+    (r"test_gate_squatted_wildcard_target\[immutable", "gate: {name} target pre-created with a foreign policy", 1),
+    (r"test_gate_direct_push_into_target", "gate: image pushed straight into a target (audit reports once)", 1),
+    (r"test_gate_signed_passed_replayed_after", "gate: signed PASSED replayed after a signed FAILED (known bug)", 1),
 ]
 
 
@@ -62,11 +86,16 @@ def tally(reports: list[Path]) -> dict[str, list[int]]:
     for report in reports:
         for case in ET.parse(report).getroot().iter("testcase"):
             name = case.get("name", "")
-            if case.find("skipped") is not None:
+            skipped = case.find("skipped")
+            if skipped is not None and skipped.get("type") == "pytest.xfail":
+                # A strict xfail is a known product bug that still reproduces: tried, breached.
+                failure = ET.Element("failure", message="GATE BREACHED (known bug, xfail)")
+            elif skipped is not None:
                 continue
-            failure = case.find("failure")
-            if failure is None:
-                failure = case.find("error")
+            else:
+                failure = case.find("failure")
+                if failure is None:
+                    failure = case.find("error")
             for pattern, label, units in ROWS:
                 if re.search(pattern, name):
                     rows[label][0] += units
