@@ -105,6 +105,10 @@ class DynamoLedger:
             item["run_url"] = _s(result.run_url)
         return self._put_if(item, "attribute_not_exists(pk) OR #at <= :at", {":at": _s(result.at.isoformat())})
 
+    def claim_signed_result(self, repository: str, digest: str, envelope: str, event_id: str) -> bool:
+        item = {PK: _s(_image_key(repository, digest)), SK: _s(f"SIGNED#{envelope}"), "event_id": _s(event_id)}
+        return self._put_if(item, "attribute_not_exists(pk) OR event_id = :event", {":event": _s(event_id)})
+
     def record_scan(self, repository: str, digest: str, scan: ScanEvidence) -> bool:
         item = {
             PK: _s(_image_key(repository, digest)),

@@ -261,11 +261,20 @@ class PromotionService:
         untrusted = untrusted_result(event, self.policy, self.verifier)
         if untrusted is not None:
             return Report([ignored(repository, digest, f"test result not trusted: {untrusted}")])
-        result = SuiteResult(event.suite, event.result, event.time, event.run_url)
+        signed = event.attestation is not None and self.policy.trust.test_results is not None
+        if signed and not self.ledger.claim_signed_result(
+            repository, digest, envelope_digest(event.attestation or {}), event.event_id
+        ):
+            # The signature covers the statement, not the event's time: a captured envelope re-sent later
+            # must not outrank a newer result (a FAILED after it).
+            return Report([ignored(repository, digest, "test result not trusted: this signed result was already used")])
+        # An event's time is the sender's: a result dated in the future would outrank every later one.
+        at = min(event.time, self.clock())
+        result = SuiteResult(event.suite, event.result, at, event.run_url)
         self.ledger.record_test(repository, digest, result, event.event_id)
-        if event.attestation is not None and self.policy.trust.test_results and self.services.test_envelopes:
+        if signed and self.services.test_envelopes:
             self.services.test_envelopes.record(
-                repository, digest, event.suite, envelope_digest(event.attestation), event.time
+                repository, digest, event.suite, envelope_digest(event.attestation or {}), at
             )
         trigger = Trigger(event.event_id, event.time, "test")
         # Which stages hold the digest is settled before deciding: one invocation decides one hop.

@@ -492,15 +492,6 @@ def at(event: dict[str, Any], when: datetime) -> dict[str, Any]:
 
 
 @TRY
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "product bug: the newest test result wins by the event's `time`, which no signature covers; a captured "
-        "signed PASSED re-sent with a later `time` (a new event id) overrides the signed FAILED that followed it. "
-        "Fix: refuse an envelope already recorded for this digest (by attestation digest), and date a result "
-        "by the function's clock (or the event's, capped at now), never later than it arrived."
-    ),
-)
 def test_gate_signed_passed_replayed_after_a_signed_failed(
     promoter: Promoter, kms: Any, repo_name, attempt: int
 ) -> None:

@@ -105,3 +105,31 @@ def test_without_a_trust_section_an_attestation_is_carried_but_not_required() ->
     outcome = decide(w, signed(f"dev-{suffix}", digest))
 
     assert outcome[0] == "promoted"
+
+
+def test_a_signed_result_resent_in_another_event_is_a_replay_but_a_redelivery_is_not() -> None:
+    # Given a verified, signed PASSED recorded for an image (two suites required, so it stays pending)
+    w, dev, digest = trusting(FakeVerifier())
+    first = signed(dev, digest)
+    first["id"] = str(uuid.uuid4())
+    assert decide(w, first)[0] == "promoted"
+
+    # When EventBridge redelivers the same event, Then it is handled again (already promoted, no replay)
+    assert decide(w, first)[0] == "already-promoted"
+
+    # When the same envelope comes back in a new event, Then it is refused as a replay
+    replay = signed(dev, digest)
+    replay["id"] = str(uuid.uuid4())
+    assert decide(w, replay) == ("ignored", ["test result not trusted: this signed result was already used"])
+
+
+def test_a_result_dated_in_the_future_counts_as_received_now() -> None:
+    # Given a signed PASSED dated a year ahead (the event's time is the sender's)
+    w, dev, digest = trusting(FakeVerifier())
+    future = signed(dev, digest)
+    future["time"] = "2099-01-01T00:00:00Z"
+
+    # When it is recorded, Then its time is capped at the function's clock
+    decide(w, future)
+    (stored,) = w.ledger.images[(dev, digest)].tests.values()
+    assert stored.at <= w.services.clock()

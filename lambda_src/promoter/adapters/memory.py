@@ -38,6 +38,7 @@ class InMemoryLedger:
     revision_suites: dict[str, dict[str, datetime]] = field(default_factory=dict)
     pending_since: dict[Image, datetime] = field(default_factory=dict)
     promoted: set[str] = field(default_factory=set)
+    signed_results: dict[tuple[Image, str], str] = field(default_factory=dict)
     cursor: str | None = None
     writes: int = 0
 
@@ -91,6 +92,12 @@ class InMemoryLedger:
         for child in children:
             self._image(repository, child).parents.add(index_digest)
             self.writes += 1
+
+    def claim_signed_result(self, repository: str, digest: str, envelope: str, event_id: str) -> bool:
+        first = self.signed_results.setdefault(((repository, digest), envelope), event_id)
+        if first == event_id:
+            self.writes += 1
+        return first == event_id
 
     def claim_promotion(
         self, repository: str, digest: str, *, target: str, tag: str, rule: str, event_id: str, at: datetime
