@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 
 from promoter.contract import LedgerKey
 from promoter.gates import ApprovalRecord, Evidence, ScanEvidence, SuiteResult
-from promoter.ports import HistoryEntry, ImageRecord, Promotion
+from promoter.ports import HistoryEntry, ImageRecord, Promotion, SignedUse
 
 PENDING_PARTITION = "PENDING"
 PROMOTED_PARTITION = "PROMOTED"
@@ -105,9 +105,14 @@ class DynamoLedger:
             item["run_url"] = _s(result.run_url)
         return self._put_if(item, "attribute_not_exists(pk) OR #at <= :at", {":at": _s(result.at.isoformat())})
 
-    def claim_signed_result(self, repository: str, digest: str, envelope: str, event_id: str) -> bool:
-        item = {PK: _s(_image_key(repository, digest)), SK: _s(f"SIGNED#{envelope}"), "event_id": _s(event_id)}
-        return self._put_if(item, "attribute_not_exists(pk) OR event_id = :event", {":event": _s(event_id)})
+    def claim_signed_result(self, statement: str, event_id: str) -> SignedUse:
+        # Keyed by the signed statement alone (it names the image digest): the same statement sent for
+        # another repository of the digest's chain is the same evidence, not new evidence.
+        item = {PK: _s(f"SIGNED#{statement}"), SK: _s("FIRST-USE"), "event_id": _s(event_id)}
+        if self._put_if(item, "attribute_not_exists(pk)"):
+            return SignedUse.FIRST
+        same = self._put_if(item, "event_id = :event", {":event": _s(event_id)})
+        return SignedUse.REDELIVERY if same else SignedUse.REPLAY
 
     def record_scan(self, repository: str, digest: str, scan: ScanEvidence) -> bool:
         item = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from promoter.contract import Outcome
@@ -98,6 +99,14 @@ class ImageRecord:
     parents: tuple[str, ...] = ()
 
 
+class SignedUse(StrEnum):
+    """How an event's signed statement relates to what the ledger has seen (see Ledger.claim_signed_result)."""
+
+    FIRST = "first"
+    REDELIVERY = "redelivery"
+    REPLAY = "replay"
+
+
 class Ledger(Protocol):
     """Evidence, decisions and pending work. Writes are idempotent: duplicates and late events are harmless."""
 
@@ -105,9 +114,10 @@ class Ledger(Protocol):
         """Store a suite result unless a newer one is stored; True when stored."""
         ...
 
-    def claim_signed_result(self, repository: str, digest: str, envelope: str, event_id: str) -> bool:
-        """Remember that the signed envelope `envelope` (its digest) was used for this image; False when
-        another event already used it (a replay), True for its first event and that event's redeliveries."""
+    def claim_signed_result(self, statement: str, event_id: str) -> SignedUse:
+        """Remember the first event that carried the signed statement `statement` (the sha256 of what the
+        signature covers): FIRST for that event, REDELIVERY when that same event comes again, REPLAY when
+        another event carries it."""
         ...
 
     def record_scan(self, repository: str, digest: str, scan: ScanEvidence) -> bool: ...

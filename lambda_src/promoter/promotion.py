@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from promoter.adapters.test_envelopes import envelope_digest
+from promoter.adapters.test_envelopes import envelope_digest, signed_statement_digest
 from promoter.approvals import approval_stage, untrusted_result, verified_approval
 from promoter.attested_copy import evidence_inputs
 from promoter.ci_successes import CiSuccesses
@@ -46,7 +46,7 @@ from promoter.decision import (
 )
 from promoter.decision import wanted_tags as _wanted_tags
 from promoter.gates import ScanEvidence, SuiteResult, with_chain_tests
-from promoter.ports import HistoryEntry, ImageRecord
+from promoter.ports import HistoryEntry, ImageRecord, SignedUse
 from promoter.referrer_sync import ReferrerSync
 from promoter.registry.errors import TagConflict
 from promoter.scan_evidence import NO_SCAN, ImageScan, combine, from_reading
@@ -262,21 +262,27 @@ class PromotionService:
         if untrusted is not None:
             return Report([ignored(repository, digest, f"test result not trusted: {untrusted}")])
         signed = event.attestation is not None and self.policy.trust.test_results is not None
-        if signed and not self.ledger.claim_signed_result(
-            repository, digest, envelope_digest(event.attestation or {}), event.event_id
-        ):
-            # The signature covers the statement, not the event's time: a captured envelope re-sent later
-            # must not outrank a newer result (a FAILED after it).
-            return Report([ignored(repository, digest, "test result not trusted: this signed result was already used")])
-        # An event's time is the sender's: a result dated in the future would outrank every later one.
-        at = min(event.time, self.clock())
-        result = SuiteResult(event.suite, event.result, at, event.run_url)
-        self.ledger.record_test(repository, digest, result, event.event_id)
-        if signed and self.services.test_envelopes:
-            self.services.test_envelopes.record(
-                repository, digest, event.suite, envelope_digest(event.attestation or {}), at
+        use = SignedUse.FIRST
+        if signed:
+            # The signature covers the statement, not the event around it (its id, its time): each signed
+            # statement is recorded once, at its first arrival; a redelivery only re-evaluates.
+            use = self.ledger.claim_signed_result(signed_statement_digest(event.attestation or {}), event.event_id)
+            if use is SignedUse.REPLAY:
+                return Report(
+                    [ignored(repository, digest, "test result not trusted: this signed result was already used")]
+                )
+        # Unsigned, the event's time orders results (capped at now: a future date would outrank every later
+        # result); signed, the arrival does, since no signature covers the event's time.
+        at = self.clock() if signed else min(event.time, self.clock())
+        if use is SignedUse.FIRST:
+            self.ledger.record_test(
+                repository, digest, SuiteResult(event.suite, event.result, at, event.run_url), event.event_id
             )
-        trigger = Trigger(event.event_id, event.time, "test")
+            if signed and self.services.test_envelopes:
+                self.services.test_envelopes.record(
+                    repository, digest, event.suite, envelope_digest(event.attestation or {}), at
+                )
+        trigger = Trigger(event.event_id, at, "test")
         # Which stages hold the digest is settled before deciding: one invocation decides one hop.
         held = [(stage, m) for stage, m in stages if stage == repository or self.images.tags_of(stage, digest)]
         decisions: list[Decision] = []

@@ -133,3 +133,20 @@ def test_a_result_dated_in_the_future_counts_as_received_now() -> None:
     decide(w, future)
     (stored,) = w.ledger.images[(dev, digest)].tests.values()
     assert stored.at <= w.services.clock()
+
+
+def test_a_signed_pass_redelivered_with_a_new_time_after_a_fail_changes_nothing() -> None:
+    # Given a signed PASSED (event E), then a signed FAILED of the same suite: rejected
+    w2, dev2, digest2 = trusting(FakeVerifier())
+    first = signed(dev2, digest2)
+    first["detail"]["attestation"] = {**ENVELOPE, "payload": "eyJwYXNzZWQiOiB0cnVlfQ=="}
+    failed = signed(dev2, digest2, "FAILED")
+    failed["detail"]["attestation"] = {**ENVELOPE, "payload": "eyJmYWlsZWQiOiB0cnVlfQ=="}
+
+    # When the PASSED is recorded, then the FAILED, then E is re-sent with the same id and a later time
+    decide(w2, first)
+    assert decide(w2, failed)[0] == "rejected"
+    again = {**first, "time": "2099-01-01T00:00:00Z"}
+
+    # Then it is a redelivery: nothing is recorded again, the image stays rejected
+    assert decide(w2, again)[0] == "rejected"

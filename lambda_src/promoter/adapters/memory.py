@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from promoter.gates import ApprovalRecord, Evidence, ScanEvidence, SuiteResult
-from promoter.ports import HistoryEntry, ImageRecord, Promotion
+from promoter.ports import HistoryEntry, ImageRecord, Promotion, SignedUse
 
 HISTORY_LIMIT = 50
 Image = tuple[str, str]
@@ -38,7 +38,7 @@ class InMemoryLedger:
     revision_suites: dict[str, dict[str, datetime]] = field(default_factory=dict)
     pending_since: dict[Image, datetime] = field(default_factory=dict)
     promoted: set[str] = field(default_factory=set)
-    signed_results: dict[tuple[Image, str], str] = field(default_factory=dict)
+    signed_results: dict[str, str] = field(default_factory=dict)
     cursor: str | None = None
     writes: int = 0
 
@@ -93,11 +93,12 @@ class InMemoryLedger:
             self._image(repository, child).parents.add(index_digest)
             self.writes += 1
 
-    def claim_signed_result(self, repository: str, digest: str, envelope: str, event_id: str) -> bool:
-        first = self.signed_results.setdefault(((repository, digest), envelope), event_id)
-        if first == event_id:
+    def claim_signed_result(self, statement: str, event_id: str) -> SignedUse:
+        if statement not in self.signed_results:
+            self.signed_results[statement] = event_id
             self.writes += 1
-        return first == event_id
+            return SignedUse.FIRST
+        return SignedUse.REDELIVERY if self.signed_results[statement] == event_id else SignedUse.REPLAY
 
     def claim_promotion(
         self, repository: str, digest: str, *, target: str, tag: str, rule: str, event_id: str, at: datetime

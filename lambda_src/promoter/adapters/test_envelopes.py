@@ -9,6 +9,7 @@ ledger table, `IMAGE#<repo>@<digest>` / `TESTENV#<suite>`, the newest result's e
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from promoter.attest.dsse import canonical_bytes
+from promoter.attest.dsse import canonical_bytes, pae, parse_envelope
 from promoter.attest.evidence import attestation_digest
 from promoter.contract import LedgerKey
 
@@ -26,6 +27,13 @@ PK, SK = LedgerKey.PARTITION.value, LedgerKey.SORT.value
 def envelope_digest(envelope: Mapping[str, Any]) -> str:
     """`sha256:<hex>` of the envelope as the verifier stores it (promoter.attest.evidence)."""
     return attestation_digest(canonical_bytes(envelope))
+
+
+def signed_statement_digest(envelope: Mapping[str, Any]) -> str:
+    """`sha256:<hex>` of what the envelope's signature covers (the DSSE PAE of its type and payload): the same
+    for every spelling of the envelope around it (extra signatures, key id forms, base64 variants)."""
+    parsed = parse_envelope(envelope)
+    return "sha256:" + hashlib.sha256(pae(parsed.payload_type, parsed.payload)).hexdigest()
 
 
 class TestEnvelopes(Protocol):
