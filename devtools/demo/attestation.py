@@ -114,7 +114,8 @@ def check_attestations(demo: Demo, registry_url: str, name: str, target: str, pr
     wanted = {tag for d in attested for tag in attestation_tags(d)}
     found = {tag for tag in held if is_attestation_tag(tag)}
     demo.expect(found == wanted, f"{target} in the {name} registry: attestation tags {found}, expected {wanted}")
-    say(f"   {target} in the {name} registry: a VSA (sha256-<hex> index + .att) for each of {len(attested)} digests")
+    vsa = f"a VSA (sha256-<hex> index + .att) for each promoted digest ({len(attested)})"
+    say(f"   {target} in the {name} registry: {vsa}")
     for digest in sorted(attested):
         envelopes = [t for t, m in attestation_blobs(registry_url, target, digest).items() if m == DSSE_ENVELOPE]
         demo.expect(bool(envelopes), f"{target} in the {name} registry: no VSA envelope for {digest}")
