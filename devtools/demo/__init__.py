@@ -4,7 +4,9 @@
 
 Two real CNCF registries on loopback play the dev account's and the production account's ECR registries;
 a moto server on loopback plays DynamoDB (the ledger) and KMS (the key CI signs its test results with:
-the demo's policy is cdk.json's plus a trust section naming that key). Every AWS-shaped event of the
+the demo's policy is cdk.json's plus a trust section naming that key; and the function's ATTESTATION_KEY,
+which signs the VSA every promotion attaches, checked in production with `promoter verify`).
+Every AWS-shaped event of the
 reference scenario (pushes, ECR and Inspector scans, signed CI test results, forged ones, a duplicate
 delivery, a multi-arch index and its platform images' scans) goes, in the order things happen, through
 the function's one entry point (`promoter.entry.handle`) with the services
@@ -20,6 +22,7 @@ prints the environment and the `python -m promoter … --local` commands to driv
 
 Modules: `scenario` (what cdk.json says, the function's local environment), `builds` (the images),
 `story` (the scenario's steps and their narration), `scenes` (the later scenes: enhanced scanning,
-multi-arch, forged results), `signing` (the CI's KMS key and its envelopes), `report` (the final table
+multi-arch, forged results), `attestation` (the VSA's allowed uploads and tags, the verify scene),
+`signing` (the CI's KMS key and its envelopes), `report` (the final table
 and the --keep notes), `main` (processes, signals, exit codes).
 """

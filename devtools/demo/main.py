@@ -98,8 +98,15 @@ def run_demo(args: argparse.Namespace, stack: ExitStack) -> int:
     kms = kms_client(ledger.endpoint, scenario.region)
     ci_key = create_signing_key(kms, "CI: signs the test results it reports")
     approver_key = create_signing_key(kms, "release board: approves promotions into prod-checkout")
+    attestation_key = create_signing_key(kms, "ecr-promoter: signs the VSA of every promotion")
+    from promoter.contract import Env  # noqa: PLC0415 - lambda_src is on sys.path from here on
+
     policy_json = with_trust(scenario.policy_json, ci_key, chain_rules(approver_key))
-    environment = {**function_environment(scenario, dev.url, ledger.endpoint, policy_json), "EVENT_BUS": "default"}
+    environment = {
+        **function_environment(scenario, dev.url, ledger.endpoint, policy_json),
+        "EVENT_BUS": "default",
+        Env.ATTESTATION_KEY.value: attestation_key,
+    }
     listeners = {
         name: subscribe(ledger.endpoint, scenario.region, "default", name, pattern)
         for name, pattern in (("next-pipeline", NEXT_PIPELINE), ("security-team", SECURITY_TEAM))
@@ -124,7 +131,17 @@ def run_demo(args: argparse.Namespace, stack: ExitStack) -> int:
     say("   events: EVENT_BUS=default; rules: next-pipeline (Image Promoted), security-team (Unrecorded Image)")
     say(f"   replication (cdk.json): PREFIX_MATCH {scenario.replication_prefix!r} -> {scenario.destination_account}")
 
-    demo = Demo(scenario, dev, prod, deliver, CiSigner(kms, ci_key), approver_key, listeners, verbose=args.verbose)
+    demo = Demo(
+        scenario,
+        dev,
+        prod,
+        deliver,
+        CiSigner(kms, ci_key),
+        approver_key,
+        listeners,
+        attestation_key,
+        verbose=args.verbose,
+    )
     _play(demo, demo.run, args.verbose)
     print_result(demo.rows, demo.failures, demo.checks, time.monotonic() - started)
     code = EXIT_FAILED if demo.failures else EXIT_OK

@@ -15,7 +15,7 @@ from devtools.localregistry import LocalRegistry
 
 _DIGEST = re.compile(r"sha256([:-])([0-9a-f]{12})[0-9a-f]{52}")  # a digest, or a sha256-<hex> referrer tag
 ROOT = Path(__file__).resolve().parents[2]
-TABLE_HEADERS = ("IMAGE", "DIGEST", "OUTCOME", "MOUNTED", "BYTES MOVED", "REPLICATED")
+TABLE_HEADERS = ("IMAGE", "DIGEST", "OUTCOME", "MOUNTED", "BYTES MOVED", "REPLICATED", "ATTESTATION")
 
 
 def say(text: str = "") -> None:
@@ -50,6 +50,7 @@ class Row:
     moved: int | None = None
     replicated: str = "?"
     target: str | None = None  # the production repository it would reach (None: the scenario's)
+    attestation: str | None = None  # the digest of the VSA the promotion attached (its referrer manifest)
 
 
 def table(rows: Sequence[Row]) -> list[str]:
@@ -62,6 +63,7 @@ def table(rows: Sequence[Row]) -> list[str]:
             "-" if row.mounted is None else str(row.mounted),
             "-" if row.moved is None else human_bytes(row.moved),
             row.replicated,
+            short(row.attestation) if row.attestation else "-",
         )
         for row in rows
     ]

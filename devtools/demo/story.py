@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devtools import images
-from devtools.demo import operations, scenes, stages
+from devtools.demo import attestation, operations, scenes, stages
 from devtools.demo.builds import Build, Layer, base_layers, digest_of, push_build, retag
 from devtools.demo.bus import Subscriber
 from devtools.demo.report import Row, human_bytes, say, short, shorten_digests
@@ -34,6 +34,7 @@ class Demo:
     signer: CiSigner  # the CI's KMS key: the policy trusts only test results it signed
     approver_key: str  # the release board's KMS key: the last stage of the chain needs its approval
     listeners: dict[str, Subscriber]  # EventBridge rules on the function's bus -> SQS queues (devtools.demo.bus)
+    attestation_key: str  # ATTESTATION_KEY: the function signs a VSA of every promotion with it
     verbose: bool = False
     failures: list[str] = field(default_factory=list)
     checks: int = 0
@@ -62,7 +63,9 @@ class Demo:
         copy = (decision or {}).get("copy") or {}
         outcome = str((decision or {}).get("outcome", "error"))
         mounted, moved = copy.get("blobs_mounted"), copy.get("bytes_moved")
-        self.rows.append(Row(image, tag, build.digest, outcome, mounted, moved, target=target or self.target))
+        vsa = (decision or {}).get("attestation_digest") if outcome == "promoted" else None
+        row = Row(image, tag, build.digest, outcome, mounted, moved, target=target or self.target, attestation=vsa)
+        self.rows.append(row)
 
     # -- steps
 
@@ -127,20 +130,30 @@ class Demo:
     def promote_step(
         self, label: str, event: dict[str, Any], build: Build, tag: str, target: str | None = None
     ) -> dict[str, Any] | None:
-        """The event that should promote `build` (into `target`, default the scenario's): mounts only, zero
-        bytes moved, byte-exact target."""
+        """The event that should promote `build` (into `target`, default the scenario's): the image's blobs
+        mounted, zero of its bytes moved, only its VSA's small blobs uploaded, byte-exact target."""
         target = target or self.target
         mark = self.dev.log_mark()
         decision = self.invoke(label, event, "promoted")
         log = self.dev.access_log(mark)
         uploads = [entry for entry in log if entry.is_blob_upload]
         mounts = [entry for entry in log if entry.is_mount and entry.status == 201]
-        say(f"     dev registry access log: {len(mounts)} cross-repository mounts (201), {len(uploads)} blob uploads")
-        self.expect(not uploads, f"{label}: {len(uploads)} blob upload(s) during a same-registry promotion")
+        allowed = attestation.attestation_blobs(self.dev.url, target, build.digest)
+        kinds = attestation.check_uploads(self, label, uploads, allowed)
+        say(
+            f"     dev registry access log: {len(mounts)} cross-repository mounts (201), {len(uploads)} blob uploads "
+            f"(the VSA's: {', '.join(kind.rsplit('/', 1)[-1] for kind in kinds)})"
+        )
         copy = (decision or {}).get("copy") or {}
+        mounted = [attestation.mounted_digest(entry) for entry in mounts]
+        # a copied referrer's blobs (in the chain, the staging VSA travels to prod with the image)
+        sources = {attestation.mounted_from(entry) for entry in mounts} - {None, target}
+        copied = {d for repo in sources for d in attestation.attestation_blobs(self.dev.url, str(repo), build.digest)}
+        referrer_blobs = [d for d in mounted if d in allowed or d in copied]
         self.expect(
-            copy.get("blobs_mounted") == build.blobs == len(mounts) and copy.get("bytes_moved") == 0,
-            f"{label}: expected {build.blobs} blobs mounted and 0 bytes moved, got {copy or 'no copy'}",
+            copy.get("blobs_mounted") == len(mounts) == build.blobs + len(referrer_blobs)
+            and copy.get("bytes_moved") == 0,
+            f"{label}: expected {build.blobs} image blobs mounted and 0 bytes moved, got {copy or 'no copy'}",
         )
         self.expect(
             decision is not None and decision.get("target_repository") == target and decision["tags"] == [tag],
@@ -184,13 +197,24 @@ class Demo:
             say("     nothing new to replicate")
         self.expect(not report.errors, f"replication errors: {[image.error for image in report.errors]}")
         shipped = {tag: image.digest for image in report.new_images for tag in image.tags}
+        attestations, shipped = attestation.split_tags(shipped)
         self.expect(shipped == expect_new, f"replication shipped {shipped}, expected {expect_new}")
+        attested = {tag for d in expect_new.values() if d in self.attested() for tag in attestation.attestation_tags(d)}
+        self.expect(
+            set(attestations) == attested,
+            f"replication shipped the attestation tags {sorted(attestations)}, expected {sorted(attested)}",
+        )
         if expect_skipped is not None:
-            skipped = sum(image.result.blobs_skipped for image in report.new_images if image.result is not None)
+            images_only = [i for i in report.new_images if not any(map(attestation.is_attestation_tag, i.tags))]
+            skipped = sum(image.result.blobs_skipped for image in images_only if image.result is not None)
             self.expect(
                 skipped == expect_skipped,
                 f"replication should skip the {expect_skipped} shared layers already there, skipped {skipped}",
             )
+
+    def attested(self) -> set[str]:
+        """The digests the function promoted, hence attested."""
+        return {digest for _, digest in self.promotions}
 
     def replicated(self, row: Row) -> str:
         """Is this image in the production registry's target repository (under its tag)?"""
@@ -290,6 +314,7 @@ class Demo:
             self.expect(row.replicated == wanted, f"{row.image}: replicated? {row.replicated}, expected {wanted}")
         operations.bypass_audit(self, 15, self.listeners["security-team"])
         operations.backfill(self, 16)
+        attestation.verify_in_production(self, 17, self.attestation_key, self.dev.workdir.parent)
 
     def verify_registries(self, expected: dict[str, dict[str, str]]) -> None:
         """Only prefix repositories reached production, each target holding exactly its promoted digests
@@ -313,6 +338,8 @@ class Demo:
         for target, promoted in expected.items():
             for registry, name in ((self.dev, "dev"), (self.prod, "production")):
                 held = {tag: digest_of(registry.url, target, tag) for tag in images.list_tags(registry.url, target)}
+                attestation.check_attestations(self, registry.url, name, target, promoted)
+                held = attestation.split_tags(held)[1]
                 shown = shorten_digests(", ".join(f"{tag} {short(digest)}" for tag, digest in held.items()))
                 say(f"   {target} in the {name} registry: {shown or 'nothing'}")
                 self.expect(held == promoted, f"{target} in the {name} registry holds {held}, expected {promoted}")

@@ -28,25 +28,26 @@ from devtools.localregistry import LocalRegistry
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = [sys.executable, "-m", "devtools.demo"]
 
-# One row per case of the scenario: image -> (outcome, mounted blobs, bytes moved, replicated?)
+# One row per case of the scenario: image -> (outcome, mounted blobs, bytes moved, replicated?, VSA attached?)
 EXPECTED_TABLE = {
-    "dev-microservice:build-101": ("ignored", "-", "-", "no"),
-    "dev-microservice:build-102": ("ignored", "-", "-", "no"),
-    "dev-microservice:v1.0.0": ("promoted", "5", "0 B", "yes"),
-    "dev-microservice:v1.1.0": ("rejected", "-", "-", "no"),
-    "dev-microservice:v1.2.0": ("rejected", "-", "-", "no"),
-    "dev-microservice:v1.0.0 (delivered twice)": ("already-promoted", "-", "-", "yes"),
-    "dev-microservice:v1.3.0": ("promoted", "5", "0 B", "yes"),
-    "dev-microservice:v1.0.0 (rebuild)": ("conflict", "-", "-", "no"),
-    "dev-microservice:v1.5.0 (Inspector)": ("promoted", "5", "0 B", "yes"),
-    "dev-microservice:v1.6.0 (Inspector)": ("rejected", "-", "-", "no"),
+    "dev-microservice:build-101": ("ignored", "-", "-", "no", "-"),
+    "dev-microservice:build-102": ("ignored", "-", "-", "no", "-"),
+    "dev-microservice:v1.0.0": ("promoted", "5", "0 B", "yes", "attested"),
+    "dev-microservice:v1.1.0": ("rejected", "-", "-", "no", "-"),
+    "dev-microservice:v1.2.0": ("rejected", "-", "-", "no", "-"),
+    "dev-microservice:v1.0.0 (delivered twice)": ("already-promoted", "-", "-", "yes", "-"),
+    "dev-microservice:v1.3.0": ("promoted", "5", "0 B", "yes", "attested"),
+    "dev-microservice:v1.0.0 (rebuild)": ("conflict", "-", "-", "no", "-"),
+    "dev-microservice:v1.5.0 (Inspector)": ("promoted", "5", "0 B", "yes", "attested"),
+    "dev-microservice:v1.6.0 (Inspector)": ("rejected", "-", "-", "no", "-"),
     # config + 4 layers (amd64), config + layer (arm64), 2 attestation layers + their shared config
-    "dev-microservice:v2.0.0 (index, 2 platforms)": ("promoted", "10", "0 B", "yes"),
-    "dev-microservice:v1.7.0 (forged, unsigned)": ("ignored", "-", "-", "no"),
-    "dev-microservice:v1.7.0 (forged, another key)": ("ignored", "-", "-", "no"),
+    "dev-microservice:v2.0.0 (index, 2 platforms)": ("promoted", "10", "0 B", "yes", "attested"),
+    "dev-microservice:v1.7.0 (forged, unsigned)": ("ignored", "-", "-", "no", "-"),
+    "dev-microservice:v1.7.0 (forged, another key)": ("ignored", "-", "-", "no", "-"),
     # dev-checkout -> staging-checkout -> prod-checkout: one hop per event, the last one approved
-    "dev-checkout:v3.0.0 (-> staging)": ("promoted", "5", "0 B", "yes"),
-    "staging-checkout:v3.0.0 (-> prod, approved)": ("promoted", "5", "0 B", "yes"),
+    "dev-checkout:v3.0.0 (-> staging)": ("promoted", "5", "0 B", "yes", "attested"),
+    # 5 image blobs + 4 blobs of the staging VSA, which travels with the image as a referrer (mounted)
+    "staging-checkout:v3.0.0 (-> prod, approved)": ("promoted", "9", "0 B", "yes", "attested"),
 }
 
 
@@ -66,6 +67,7 @@ def final_table(stdout: str) -> dict[str, tuple[str, ...]]:
         "MOUNTED",
         "BYTES MOVED",
         "REPLICATED",
+        "ATTESTATION",
     ]
     rows: dict[str, tuple[str, ...]] = {}
     for line in lines[2:]:
@@ -73,7 +75,9 @@ def final_table(stdout: str) -> dict[str, tuple[str, ...]]:
             break
         image, digest, *rest = re.split(r"\s{2,}", line.strip())
         assert re.fullmatch(r"[0-9a-f]{12}", digest), line
-        rows[image] = tuple(rest)
+        *columns, attestation = rest
+        assert attestation == "-" or re.fullmatch(r"[0-9a-f]{12}", attestation), line
+        rows[image] = (*columns, "-" if attestation == "-" else "attested")
     return rows
 
 
@@ -99,12 +103,16 @@ def test_make_demo_plays_the_whole_scenario_and_every_expectation_holds() -> Non
     assert "UNEXPECTED" not in done.stdout
     # The steps are printed as they happen, with the replication rule from cdk.json
     assert "PREFIX_MATCH 'prod-'" in done.stdout
-    assert "dev registry access log: 5 cross-repository mounts (201), 0 blob uploads" in done.stdout
+    # A promotion mounts every blob of the image and uploads only its VSA's (envelope, `{}` once, .att config)
+    assert (
+        "dev registry access log: 5 cross-repository mounts (201), 3 blob uploads (the VSA's: "
+        "vnd.oci.empty.v1+json, vnd.dsse.envelope.v1+json, vnd.oci.image.config.v1+json)"
+    ) in done.stdout
     assert "production registry (444455556666): prod-checkout, prod-microservice\n" in done.stdout
     # Enhanced scanning: the Inspector event names the repository by its ARN
     assert "repository-name arn:aws:ecr:us-west-2:111122223333:repository/dev-microservice" in done.stdout
     # The index: pending on its arm64 image only, then every manifest and blob in both registries
-    assert "dev registry access log: 10 cross-repository mounts (201), 0 blob uploads" in done.stdout
+    assert "dev registry access log: 10 cross-repository mounts (201), 2 blob uploads (the VSA's" in done.stdout
     for registry in ("dev", "production"):
         assert f"prod-microservice in the {registry} registry: the index, its 4 manifests and 10 blobs" in done.stdout
     # Signed CI results: forgeries are ignored with the reason, and nothing is recorded
@@ -124,6 +132,15 @@ def test_make_demo_plays_the_whole_scenario_and_every_expectation_holds() -> Non
     assert re.search(r"scheduled run 1 .+-> Unrecorded Image events: prod-microservice@[0-9a-f]{12}\n", done.stdout)
     assert re.search(r"scheduled run 2 .+-> Unrecorded Image events: none\n", done.stdout)
     assert "dev-microservice:v1.8.0 -> pending" in done.stdout
+    # The VSA reached production with the image; verify passes there, and fails on each tamper case
+    for registry in ("dev", "production"):
+        vsa = "a VSA (sha256-<hex> index + .att) for each promoted digest"
+        assert f"prod-microservice in the {registry} registry: {vsa} (4)" in done.stdout
+        assert f"prod-checkout in the {registry} registry: {vsa} (1)" in done.stdout
+    assert re.search(r"verify v1.0.0 in production, the stack's key +-> exit 0: verified ", done.stdout)
+    assert re.search(r"verify v1.0.0 in production, another key +-> exit 1: not verified: no signature", done.stdout)
+    assert re.search(r"verify v9.9.9-rogue +-> exit 1: not verified: no attestation", done.stdout)
+    assert re.search(r"VSA copied +-> exit 1: not verified: the signed statement is not about", done.stdout)
     assert elapsed < 60, f"the demo took {elapsed:.1f} s"
 
 
@@ -182,14 +199,21 @@ def test_demo_keep_leaves_registries_and_ledger_up_to_drive_by_hand_then_removes
         # Then both registries answer: production holds only prod-microservice
         with urllib.request.urlopen(f"{prod_url[1]}/v2/_catalog", timeout=5) as response:
             assert json.loads(response.read()) == {"repositories": ["prod-checkout", "prod-microservice"]}
-        signature = [tag for tag in images.list_tags(prod_url[1], "prod-microservice") if tag.startswith("sha256-")]
-        assert [tag.endswith(".sig") for tag in signature] == [True]
-        assert images.list_tags(prod_url[1], "prod-microservice") == [
-            *signature,
+        held = images.list_tags(prod_url[1], "prod-microservice")
+        referrer_tags = [tag for tag in held if tag.startswith("sha256-")]
+        # v1.0.0's cosign signature; an index and a .att per promoted digest (4), and the index the verify
+        # scene planted on the image pushed straight into production
+        assert sorted(tag.rsplit(".", 1)[-1] if "." in tag else "index" for tag in referrer_tags) == [
+            *["att"] * 4,
+            *["index"] * 5,
+            "sig",
+        ]
+        assert [tag for tag in held if tag not in referrer_tags] == [
             "v1.0.0",
             "v1.3.0",
             "v1.5.0",
             "v2.0.0",
+            "v9.9.9-rogue",
         ]
         assert "v1.2.0" in images.list_tags(dev_url[1], "dev-microservice")  # rejected: stays in dev
 
