@@ -54,8 +54,9 @@ def header_lines(info: dict[str, str], runs: int, elapsed: float) -> list[str]:
         "`make bench` writes the same report to `.bench/report.md` (untracked). Ratios are the claim;",
         "absolute figures depend on the machine.",
         "",
-        f"- date: {info['date']}",
-        f"- machine: {info['machine']}; load average at the end {info['load']}",
+        f"- date: {info['date']}; load average (1/5/15 min) at the start {info.get('load_start', '?')}, "
+        f"at the end {info['load']}",
+        f"- machine: {info['machine']}",
         f"- versions: Python {info['python']}, {info['skopeo']}, registry `{info['registry']}`",
         f"- runs: median of {runs} per figure (spread: min-max); the bench took {elapsed:.0f} s in all",
         "",
@@ -71,7 +72,7 @@ def render(
     asset: int,
     info: dict[str, str],
     elapsed: float,
-    shape_section: list[str],
+    sections: list[str],
 ) -> tuple[str, list[tuple[str, bool | None]]]:
     rows = bench.rows
     img100, big = EVEN.label, BIG.label
@@ -127,7 +128,7 @@ def render(
     ]
     lines = [
         *header_lines(info, bench.runs, elapsed),
-        *shape_section,
+        *sections,
         "## Goals (issue 7)",
         "",
         "| goal | measured | met |",
