@@ -27,7 +27,7 @@ from functools import partial
 from typing import Any
 
 from benchmarks.blobs import MIB, Blob, push_image
-from benchmarks.crossshapes import Spread
+from benchmarks.measure import Spread
 from devtools.localregistry import LocalRegistry, free_port, start_registry
 
 LAYERS = 5

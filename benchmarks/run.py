@@ -93,21 +93,25 @@ def main(argv: list[str] | None = None) -> int:
             info = {**machine(), "load_start": load_at_start}
             report = "\n".join([*header_lines(info, args.runs, time.perf_counter() - started), *shape_section])
             return _write(report, UNTRACKED, [])
-        with start_registry(workdir / "a") as a, start_registry(workdir / "b") as b:
-            bench = Bench(a, b, workdir, args.runs)
-            print(f"registries: A={a.url} B={b.url}; seeding images", flush=True)
-            images = {
-                shape.label: bench.register(shape.push(a.url, f"bench/{name}"))
-                for shape, name in ((EVEN, "app"), (INDEX, "multi"), (BIG, "big"))
-            }
-            for shape in (EVEN, INDEX):
-                for path in ("same", "cross", "rerun"):
-                    scenario = Scenario(shape.label, images[shape.label], path)
-                    bench.scenario(scenario, no_referrers_variant=shape is EVEN and path == "same")
-            bench.scenario(Scenario(BIG.label, images[BIG.label], "cross"), skopeo_warm=False)
-            print("ingest floor", flush=True)
-            floors = {shape.label: bench.floor(images[shape.label]) for shape in (EVEN, BIG)}
-            print("  " + ", ".join(f"{k}: {v:.3f} s" for k, v in floors.items()), flush=True)
+        bench = Bench(workdir, args.runs)
+        for index in range(args.runs):
+            with start_registry() as a, start_registry() as b:
+                bench.start_run(index, a, b)
+                print(f"run {index + 1}: new registries A={a.url} B={b.url}; pushing the images", flush=True)
+                images = {
+                    shape.label: bench.register(shape.push(a.url, f"bench/{name}"))
+                    for shape, name in ((EVEN, "app"), (INDEX, "multi"), (BIG, "big"))
+                }
+                bench.warm_up(images[INDEX.label])
+                for shape in (EVEN, INDEX):
+                    for path in ("same", "cross", "rerun"):
+                        scenario = Scenario(shape.label, images[shape.label], path)
+                        bench.scenario(scenario, no_referrers_variant=shape is EVEN and path == "same")
+                bench.scenario(Scenario(BIG.label, images[BIG.label], "cross"), skopeo_warm=False)
+                for shape in (EVEN, BIG):
+                    bench.floor(shape.label, images[shape.label])
+        floors = bench.finish()
+        print("ingest floor: " + ", ".join(f"{k}: {v.text()} s" for k, v in floors.items()), flush=True)
         print("import times", flush=True)
         imports = import_times(args.runs)
         heavy = heaviest_imports()
