@@ -8,12 +8,12 @@ import os
 import subprocess
 import zipfile
 
-from benchmarks.measure import ProcessRun, median, run_process
+from benchmarks.measure import ProcessRun, Spread, median, run_process
 from benchmarks.runners import LAMBDA_SRC, PYTHON
 
 
-def import_times(runs: int) -> dict[str, tuple[float, float]]:
-    """(median wall seconds, median peak RSS MiB) of a fresh process importing each module."""
+def import_times(runs: int) -> dict[str, tuple[Spread, float]]:
+    """(wall seconds: median and range, median peak RSS MB) of a fresh process importing each module."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(LAMBDA_SRC)
     env.setdefault("AWS_DEFAULT_REGION", "us-west-2")
@@ -32,7 +32,7 @@ def import_times(runs: int) -> dict[str, tuple[float, float]]:
                 raise RuntimeError(f"{code}: {result.stderr[-2000:]}")
             samples[label].append(result)
     out = {
-        label: (median(r.seconds for r in results), median(r.max_rss_kib * 1024 / 1e6 for r in results))
+        label: (Spread.of(r.seconds for r in results), median(r.max_rss_kib * 1024 / 1e6 for r in results))
         for label, results in samples.items()
     }
     return out

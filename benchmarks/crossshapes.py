@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.blobs import Image, upload_parallel
-from benchmarks.measure import TrafficMeter, run_process
+from benchmarks.measure import Spread, TrafficMeter, run_process
 from benchmarks.runners import ROOT, check, promoter_copy, skopeo_copy, skopeo_home
 from benchmarks.shapes import Shape
 from devtools.localregistry import LocalRegistry, start_registry
@@ -26,23 +26,7 @@ PROMOTER, SKOPEO_COLD, FLOOR = "ecr-promoter", "skopeo (cold cache)", "ingest fl
 CONTESTANTS = (PROMOTER, SKOPEO_COLD, FLOOR)
 GOAL_VS_SKOPEO = 0.85  # issue 18: cross-registry ≤ 0.85 x skopeo on every image shape
 GOAL_VS_FLOOR = 1.5  # ... and ≤ 1.5 x the target registry's ingest floor
-
-
-@dataclass(frozen=True)
-class Spread:
-    """The median of some runs and their range."""
-
-    median: float
-    low: float
-    high: float
-
-    @classmethod
-    def of(cls, values: Iterable[float]) -> Spread:
-        items = sorted(values)
-        return cls(float(statistics.median(items)), items[0], items[-1])
-
-    def text(self, digits: int = 3) -> str:
-        return f"{self.median:.{digits}f} ({self.low:.{digits}f}-{self.high:.{digits}f})"
+__all__ = ["ShapeResult", "Spread", "compare", "report_lines"]
 
 
 @dataclass(frozen=True)

@@ -96,3 +96,20 @@ class TrafficMeter:
 
 def median(values: Iterable[float]) -> float:
     return float(statistics.median(list(values)))
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The median of some runs and their range."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Spread:
+        items = sorted(values)
+        return cls(float(statistics.median(items)), items[0], items[-1])
+
+    def text(self, digits: int = 3) -> str:
+        return f"{self.median:.{digits}f} ({self.low:.{digits}f}-{self.high:.{digits}f})"

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 from benchmarks.blobs import Image
+from benchmarks.measure import Spread
 from benchmarks.runners import PATH_LABELS, SKOPEO, Bench, Row
 from benchmarks.shapes import BIG, EVEN
 from devtools.localregistry import find_registry_binary
@@ -38,6 +39,10 @@ def machine() -> dict[str, str]:
     }
 
 
+def _median(spread: Spread | None) -> float:
+    return spread.median if spread is not None else 0.0
+
+
 def _mark(ok: bool | None) -> str:
     return "—" if ok is None else "✓" if ok else "✗"
 
@@ -54,8 +59,9 @@ def header_lines(info: dict[str, str], runs: int, elapsed: float) -> list[str]:
         "`make bench` writes the same report to `.bench/report.md` (untracked). Ratios are the claim;",
         "absolute figures depend on the machine.",
         "",
-        f"- date: {info['date']}",
-        f"- machine: {info['machine']}; load average at the end {info['load']}",
+        f"- date: {info['date']}; load average (1/5/15 min) at the start {info.get('load_start', '?')}, "
+        f"at the end {info['load']}",
+        f"- machine: {info['machine']}",
         f"- versions: Python {info['python']}, {info['skopeo']}, registry `{info['registry']}`",
         f"- runs: median of {runs} per figure (spread: min-max); the bench took {elapsed:.0f} s in all",
         "",
@@ -65,13 +71,13 @@ def header_lines(info: dict[str, str], runs: int, elapsed: float) -> list[str]:
 def render(
     bench: Bench,
     images: dict[str, Image],
-    floors: dict[str, float],
-    imports: dict[str, tuple[float, float]],
+    floor_spreads: dict[str, Spread],
+    imports: dict[str, tuple[Spread, float]],
     heavy: list[tuple[str, float]],
     asset: int,
     info: dict[str, str],
     elapsed: float,
-    shape_section: list[str],
+    sections: list[str],
 ) -> tuple[str, list[tuple[str, bool | None]]]:
     rows = bench.rows
     img100, big = EVEN.label, BIG.label
@@ -82,8 +88,9 @@ def render(
     cross_skopeo = _find(rows, img100, "cross", "skopeo (cold cache)")
     big_row = _find(rows, big, "cross", "ecr-promoter")
     blob_count = len(images[img100].blobs)
-    boto3_s = imports["import boto3"][0]
-    handler_s = imports["import promoter.handler"][0]
+    boto3_s = imports["import boto3"][0].median
+    handler_s = imports["import promoter.handler"][0].median
+    floors = {label: spread.median for label, spread in floor_spreads.items()}
     goals: list[tuple[str, str, bool | None]] = [
         (
             "same registry, vs cold skopeo: 0 blob bytes uploaded",
@@ -108,8 +115,8 @@ def render(
         (
             "cross registry ~100 MB: near the ingest floor (informative: ratio to a raw parallel upload)",
             f"process {cross.seconds / floors[img100]:.2f} x, "
-            f"in-process {(cross.in_process or 0) / floors[img100]:.2f} x "
-            f"(floor {floors[img100]:.3f} s; skopeo {cross_skopeo.seconds / floors[img100]:.2f} x)",
+            f"in-process {_median(cross.in_process) / floors[img100]:.2f} x "
+            f"(floor {floor_spreads[img100].text()} s; skopeo {cross_skopeo.seconds / floors[img100]:.2f} x)",
             None,
         ),
         ("cross registry ~100 MB: peak RSS ≤ 80 MB", f"{cross.rss_mb:.1f} MB", cross.rss_mb <= 80),
@@ -127,7 +134,7 @@ def render(
     ]
     lines = [
         *header_lines(info, bench.runs, elapsed),
-        *shape_section,
+        *sections,
         "## Goals (issue 7)",
         "",
         "| goal | measured | met |",
@@ -138,7 +145,8 @@ def render(
         "",
         "Whole process unless noted. *requests*: every HTTP request in the access logs of both registries;",
         "*uploaded*: blobs whose upload session was completed (`PUT …?digest=`, 201) and the sum of their sizes;",
-        "*in-process*: `copy_image` alone with the engine imported and clients created once (a warm Lambda).",
+        "*in-process*: `copy_image` alone with the engine imported, after one unmeasured copy (a warm Lambda), median",
+        "(min-max). Other columns are medians of the runs; the wall time's spread is its own column.",
         "",
         "| image | path | tool | wall s | min-max s | x skopeo cold | requests | mounts | blobs uploaded "
         "| MB uploaded | peak RSS MB | in-process s |",
@@ -148,7 +156,7 @@ def render(
         reference = _find(
             rows, row.image, next(k for k, v in PATH_LABELS.items() if v == row.path), "skopeo (cold cache)"
         )
-        in_process = f"{row.in_process:.3f}" if row.in_process is not None else ""
+        in_process = row.in_process.text() if row.in_process is not None else ""
         lines.append(
             f"| {row.image} | {row.path} | {row.tool} | {row.seconds:.3f} "
             f"| {row.seconds_min:.3f}-{row.seconds_max:.3f} | {row.seconds / reference.seconds:.2f} "
@@ -160,16 +168,18 @@ def render(
         "## Target registry ingest floor (cross-registry path)",
         "",
         "The same blobs uploaded straight into a fresh repository of the target registry from memory /",
-        "a generator, one thread per blob, no download: what no copier can beat.",
+        "a generator, one thread per blob, no download: what no copier can beat. Into a new, empty registry",
+        "every run, as in the shape table.",
         "",
-        "| image | floor s | ecr-promoter process / floor | in-process / floor | skopeo cold / floor |",
+        "| image | floor s (min-max) | ecr-promoter process / floor | in-process / floor | skopeo cold / floor |",
         "|---|---:|---:|---:|---:|",
     ]
-    for label, seconds in floors.items():
+    for label, spread in floor_spreads.items():
+        seconds = spread.median
         mine = _find(rows, label, "cross", "ecr-promoter")
         theirs = _find(rows, label, "cross", "skopeo (cold cache)")
         lines.append(
-            f"| {label} | {seconds:.3f} | {mine.seconds / seconds:.2f} | {(mine.in_process or 0) / seconds:.2f} "
+            f"| {label} | {spread.text()} | {mine.seconds / seconds:.2f} | {_median(mine.in_process) / seconds:.2f} "
             f"| {theirs.seconds / seconds:.2f} |"
         )
     lines += [
@@ -179,9 +189,9 @@ def render(
         "A fresh `python -c …` process with `PYTHONPATH=lambda_src` (bytecode cache present), median wall time and",
         "peak RSS.",
         "",
-        "| process | wall s | x `import boto3` | peak RSS MB |",
+        "| process | wall s (min-max) | x `import boto3` | peak RSS MB |",
         "|---|---:|---:|---:|",
-        *(f"| `{label}` | {s:.3f} | {s / boto3_s:.2f} | {rss:.1f} |" for label, (s, rss) in imports.items()),
+        *(f"| `{label}` | {s.text()} | {s.median / boto3_s:.2f} | {rss:.1f} |" for label, (s, rss) in imports.items()),
         "",
         "Heaviest imports under `promoter.handler` (`-X importtime`, cumulative, one run):",
         "",
@@ -199,9 +209,12 @@ def render(
         "  a fresh `HOME`/`XDG_DATA_HOME` per run (empty blob-info cache: the Lambda/CI reality). *Warm*: one",
         "  `HOME` reused, warmed by one unmeasured copy on the same path.",
         "- The tools' runs are interleaved (run 1 of each, run 2 of each, ...), so background load weighs alike.",
-        "- Goals and copies: two long-lived registries A and B. Every copy goes to a fresh target repository, except",
-        "  *re-run*, which copies again into a repository that already holds the image. Same registry = both",
-        "  repositories in registry A; cross = A to B. The shape table starts fresh registries for every run.",
+        "- Goals and copies (issue 7): every run starts two new, empty registries A and B and pushes the images",
+        "  into A; in that run every contestant copies once, into a fresh target repository (except *re-run*,",
+        "  which copies again into a repository that already holds the image). Same registry = both repositories",
+        "  in A; cross = A to B, so within one run the contestants' cross copies share B (B may already hold a",
+        "  blob from an earlier contestant: the registry then links it instead of storing it again). The shape",
+        "  table (issue 18) avoids even that: a new, empty target registry for every contestant and run.",
         "- Wall time: `perf_counter` from fork to reap; peak RSS: GNU `time -f %M` around the command (not",
         "  `wait4` of a child of the benchmark: Linux would carry the benchmark's own RSS into it).",
         "- As root, skopeo runs as `nobody` (`setpriv`): otherwise its blob-info cache is always",

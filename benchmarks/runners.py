@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.blobs import Image, upload_parallel
-from benchmarks.measure import ProcessRun, Traffic, TrafficMeter, median, run_process
-from devtools.localregistry import LocalRegistry
+from benchmarks.measure import ProcessRun, Spread, Traffic, TrafficMeter, median, run_process
+from devtools.localregistry import LocalRegistry, start_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_SRC = ROOT / "lambda_src"
@@ -45,7 +45,7 @@ class Row:
     blobs_uploaded: float
     bytes_uploaded: float
     rss_mb: float
-    in_process: float | None = None
+    in_process: Spread | None = None
     seconds_min: float = 0.0
     seconds_max: float = 0.0
 
@@ -65,18 +65,25 @@ PATH_LABELS = {
 
 
 class Bench:
-    """ecr-promoter and skopeo on two long-lived registries A and B: same registry (A to A), cross (A to B)
-    and re-run, each copy into a fresh repository."""
+    """ecr-promoter and skopeo between two registries A and B: same registry (A to A), cross (A to B) and
+    re-run, each copy into a fresh repository. Every run (`start_run`) brings two new, empty registries with
+    the images pushed into A anew; every contestant of every scenario copies once per run."""
 
-    def __init__(self, a: LocalRegistry, b: LocalRegistry, workdir: Path, runs: int) -> None:
+    def __init__(self, workdir: Path, runs: int) -> None:
         self.runs = runs
-        self.a = a
-        self.b = b
         self.workdir = workdir
         self.names = itertools.count(1)
+        self.rows: list[Row] = []
+        self.index = 0
+        self._tools: dict[tuple[str, str], list[str]] = {}
+        self._samples: dict[tuple[str, str, str], list[tuple[ProcessRun, Traffic]]] = {}
+        self._in_process: dict[tuple[str, str], list[float]] = {}
+        self._floors: dict[str, list[float]] = {}
+
+    def start_run(self, index: int, a: LocalRegistry, b: LocalRegistry) -> None:
+        self.index, self.a, self.b = index, a, b
         self.sizes: dict[str, int] = {}
         self.meter = TrafficMeter([a, b], self.sizes)
-        self.rows: list[Row] = []
 
     def register(self, image: Image) -> Image:
         for blob in image.blobs:
@@ -89,88 +96,61 @@ class Bench:
     def target(self, path: str) -> LocalRegistry:
         return self.b if path == "cross" else self.a
 
-    # ------------------------------------------------------------------ commands
+    def warm_up(self, image: Image) -> None:
+        """One unmeasured in-process copy (a mount), so the in-process figures are those of a warm Lambda: engine
+        imported, the registry's lack of a referrers API already learnt."""
+        from promoter.registry import RegistryClient, copy_image
 
-    def promoter(self, source: Image, target: LocalRegistry, repo: str) -> tuple[list[str], dict[str, str]]:
-        return promoter_copy(self.a, source, target, repo)
-
-    def skopeo_home(self, prefix: str) -> Path:
-        return skopeo_home(self.workdir, prefix)
-
-    def skopeo(self, source: Image, target: LocalRegistry, repo: str, home: Path) -> tuple[list[str], dict[str, str]]:
-        return skopeo_copy(self.a, source, target, repo, home)
+        with RegistryClient.for_endpoint(self.a.url) as client:
+            copy_image(client, image.repository, image.tag, client, self.fresh_repo("warmup"), (image.tag,))
 
     # ------------------------------------------------------------------ measurement
 
-    def measure(self, scenario: Scenario, contestants: list[tuple[str, Command]]) -> list[Row]:
-        """Run every contestant `runs` times, interleaved (run 1 of each, then run 2 of each, alternating the
-        order), so that load from elsewhere on the machine weighs on all of them alike. A fresh target
-        repository each run, except re-runs (one repository per contestant, populated beforehand)."""
+    def _measure_once(self, scenario: Scenario, contestants: list[tuple[str, Command]]) -> None:
+        """Every contestant once, in alternating order from run to run, so that load from elsewhere on the machine
+        weighs on all of them alike. A fresh target repository, except re-runs (populated beforehand)."""
         fixed: dict[str, str] = {}
         if scenario.path == "rerun":
             for tool, command in contestants:
                 fixed[tool] = self.fresh_repo("rerun")
                 argv, env = command(fixed[tool])
                 check(run_process(argv, env, cwd=str(ROOT)), argv)
-        samples: dict[str, list[tuple[ProcessRun, Traffic]]] = {tool: [] for tool, _ in contestants}
-        for index in range(self.runs):
-            for tool, command in contestants if index % 2 == 0 else contestants[::-1]:
-                argv, env = command(fixed.get(tool) or self.fresh_repo(scenario.path))
-                self.meter.start()
-                result = run_process(argv, env, cwd=str(ROOT))
-                traffic = self.meter.stop()
-                check(result, argv)
-                samples[tool].append((result, traffic))
-        rows = []
-        for tool, _ in contestants:
-            runs = samples[tool]
-            row = Row(
-                image=scenario.image,
-                path=PATH_LABELS[scenario.path],
-                tool=tool,
-                seconds=median(r.seconds for r, _ in runs),
-                seconds_min=min(r.seconds for r, _ in runs),
-                seconds_max=max(r.seconds for r, _ in runs),
-                requests=median(t.requests for _, t in runs),
-                mounts=median(t.mounts for _, t in runs),
-                blobs_uploaded=median(t.blobs_uploaded for _, t in runs),
-                bytes_uploaded=median(t.bytes_uploaded for _, t in runs),
-                rss_mb=median(r.max_rss_kib * 1024 / 1e6 for r, _ in runs),
-            )
+        for tool, command in contestants if self.index % 2 == 0 else contestants[::-1]:
+            argv, env = command(fixed.get(tool) or self.fresh_repo(scenario.path))
+            self.meter.start()
+            result = run_process(argv, env, cwd=str(ROOT))
+            traffic = self.meter.stop()
+            check(result, argv)
+            self._samples.setdefault((scenario.image, scenario.path, tool), []).append((result, traffic))
             print(
-                f"  {tool:<28} {row.seconds:7.3f} s  {row.requests:4.0f} req  {row.bytes_uploaded / 1e6:7.1f} MB up  "
-                f"{row.rss_mb:6.1f} MB RSS",
+                f"  {tool:<28} {result.seconds:7.3f} s  {traffic.requests:4d} req  "
+                f"{traffic.bytes_uploaded / 1e6:7.1f} MB up  {result.max_rss_kib * 1024 / 1e6:6.1f} MB RSS",
                 flush=True,
             )
-            rows.append(row)
-        return rows
 
-    def in_process(self, scenario: Scenario) -> float:
-        """Median seconds of `copy_image` alone, the engine imported once and clients reused (a warm Lambda)."""
+    def _in_process_once(self, scenario: Scenario) -> float:
+        """Seconds of `copy_image` alone, the engine imported (a warm Lambda)."""
         from promoter.registry import RegistryClient, copy_image
 
         source = RegistryClient.for_endpoint(self.a.url)
         target = source if scenario.path != "cross" else RegistryClient.for_endpoint(self.b.url)
-        tags = (scenario.source.tag,)
-        fixed = None
+        image, tags = scenario.source, (scenario.source.tag,)
+        repo = self.fresh_repo(f"inproc-{scenario.path}")
         if scenario.path == "rerun":
-            fixed = self.fresh_repo("inproc-rerun")
-            copy_image(source, scenario.source.repository, scenario.source.tag, target, fixed, tags)
-        timings = []
-        for _ in range(self.runs):
-            repo = fixed or self.fresh_repo(f"inproc-{scenario.path}")
-            started = time.perf_counter()
-            copy_image(source, scenario.source.repository, scenario.source.tag, target, repo, tags)
-            timings.append(time.perf_counter() - started)
+            copy_image(source, image.repository, image.tag, target, repo, tags)
+        started = time.perf_counter()
+        copy_image(source, image.repository, image.tag, target, repo, tags)
+        seconds = time.perf_counter() - started
         source.close()
         target.close()
-        return median(timings)
+        return seconds
 
     def scenario(self, scenario: Scenario, *, skopeo_warm: bool = True, no_referrers_variant: bool = False) -> None:
-        print(f"{scenario.image} — {PATH_LABELS[scenario.path]}", flush=True)
+        print(f"run {self.index + 1}: {scenario.image} — {PATH_LABELS[scenario.path]}", flush=True)
         target = self.target(scenario.path)
         image = scenario.source
-        latency = self.in_process(scenario)
+        latency = self._in_process_once(scenario)
+        self._in_process.setdefault((scenario.image, scenario.path), []).append(latency)
         print(f"  {'ecr-promoter in-process':<28} {latency:7.3f} s", flush=True)
         contestants: list[tuple[str, Command]] = [("ecr-promoter", lambda repo: self.promoter(image, target, repo))]
         if no_referrers_variant:
@@ -181,27 +161,57 @@ class Bench:
 
             contestants.append(("ecr-promoter --no-referrers", bare))
         contestants.append(
-            ("skopeo (cold cache)", lambda repo: self.skopeo(image, target, repo, self.skopeo_home("skopeo-cold-")))
+            (
+                "skopeo (cold cache)",
+                lambda repo: self.skopeo(image, target, repo, skopeo_home(self.workdir, "skopeo-cold-")),
+            )
         )
         if skopeo_warm:
-            home = self.skopeo_home("skopeo-warm-")
+            home = skopeo_home(self.workdir, "skopeo-warm-")
             if scenario.path != "rerun":  # warm the blob-info cache with one unmeasured copy on the same path
                 argv, env = self.skopeo(image, target, self.fresh_repo("warmup"), home)
                 check(run_process(argv, env), argv)
             contestants.append(("skopeo (warm cache)", lambda repo: self.skopeo(image, target, repo, home)))
-        rows = self.measure(scenario, contestants)
-        rows[0] = Row(**{**rows[0].__dict__, "in_process": latency})
-        self.rows.extend(rows)
+        self._tools[(scenario.image, scenario.path)] = [tool for tool, _ in contestants]
+        self._measure_once(scenario, contestants)
 
-    def floor(self, image: Image) -> float:
-        """The target registry's own ingest: the image's blobs uploaded in parallel threads, no download."""
-        timings = []
-        for _ in range(self.runs):
-            repo = self.fresh_repo("floor")
+    def promoter(self, source: Image, target: LocalRegistry, repo: str) -> tuple[list[str], dict[str, str]]:
+        return promoter_copy(self.a, source, target, repo)
+
+    def skopeo(self, source: Image, target: LocalRegistry, repo: str, home: Path) -> tuple[list[str], dict[str, str]]:
+        return skopeo_copy(self.a, source, target, repo, home)
+
+    def floor(self, label: str, image: Image) -> None:
+        """The target registry's own ingest: the image's blobs uploaded in parallel threads into a new, empty
+        registry, no download."""
+        with start_registry() as empty:
             started = time.perf_counter()
-            upload_parallel(self.b.url, repo, image.blobs)
-            timings.append(time.perf_counter() - started)
-        return median(timings)
+            upload_parallel(empty.url, "floor", image.blobs)
+            self._floors.setdefault(label, []).append(time.perf_counter() - started)
+
+    def finish(self) -> dict[str, Spread]:
+        """Summarise every run into `rows` (medians, spreads); return the ingest floor per image."""
+        for (image, path), tools in self._tools.items():
+            in_process = Spread.of(self._in_process[(image, path)])
+            for tool in tools:
+                runs = self._samples[(image, path, tool)]
+                self.rows.append(
+                    Row(
+                        image=image,
+                        path=PATH_LABELS[path],
+                        tool=tool,
+                        seconds=median(r.seconds for r, _ in runs),
+                        seconds_min=min(r.seconds for r, _ in runs),
+                        seconds_max=max(r.seconds for r, _ in runs),
+                        requests=median(t.requests for _, t in runs),
+                        mounts=median(t.mounts for _, t in runs),
+                        blobs_uploaded=median(t.blobs_uploaded for _, t in runs),
+                        bytes_uploaded=median(t.bytes_uploaded for _, t in runs),
+                        rss_mb=median(r.max_rss_kib * 1024 / 1e6 for r, _ in runs),
+                        in_process=in_process if tool == "ecr-promoter" else None,
+                    )
+                )
+        return {label: Spread.of(values) for label, values in self._floors.items()}
 
 
 def promoter_copy(

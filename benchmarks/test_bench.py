@@ -12,8 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import run, runners
-from benchmarks.crossshapes import CONTESTANTS, FLOOR, PROMOTER, SKOPEO_COLD, Spread, compare, report_lines
+from benchmarks import attestcost, issue18, run, runners
+from benchmarks.crossshapes import (
+    CONTESTANTS,
+    FLOOR,
+    PROMOTER,
+    SKOPEO_COLD,
+    ShapeResult,
+    Spread,
+    compare,
+    report_lines,
+)
+from benchmarks.release_burst import BurstResult
 from benchmarks.shapes import KIB, Shape
 
 pytestmark = pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo is not installed")
@@ -56,7 +66,11 @@ def test_a_shape_is_compared_on_fresh_registries_with_a_spread_for_every_contest
 
 @pytest.mark.parametrize(
     ("argv", "message"),
-    [(["--runs", "2"], "at least 3"), (["--publish", "--shapes-only"], "drop --shapes-only")],
+    [
+        (["--runs", "2"], "at least 3"),
+        (["--publish", "--shapes-only"], "drop --shapes-only"),
+        (["--publish", "--no-burst"], "drop --no-burst"),
+    ],
 )
 def test_bench_arguments_that_cannot_give_a_publishable_report_are_refused(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
@@ -74,3 +88,31 @@ def test_an_unpublished_run_writes_outside_the_tracked_tree() -> None:
     assert ".bench/" in (runners.ROOT / ".gitignore").read_text().splitlines()
     assert run.PUBLISHED == runners.ROOT / "BENCHMARKS.md"
     assert not run._arguments([]).publish
+
+
+def _burst(concurrency: int, total_s: float, failures: int = 0) -> BurstResult:
+    return BurstResult(concurrency, 200, 5.0, 40.0, total_s, 0.3, 0.9, 12, failures, failures, 0, 0, 1.0)
+
+
+def test_mount_path_and_attestation_cost_are_measured_and_judged() -> None:
+    # Given three in-process runs on fresh registries with a moto KMS key
+    cost = attestcost.measure(3, progress=lambda _: None)
+
+    # Then a redelivery only reads (the VSA is reused), a publish writes, and every figure has a spread
+    assert cost.redelivery.methods == "4 GET"
+    assert cost.publish_warm.requests.median > cost.redelivery.requests.median
+    assert cost.mount_warm.requests.median <= cost.mount_cold.requests.median
+    for figure in cost.figures():
+        assert 0 < figure.seconds.low <= figure.seconds.median <= figure.seconds.high
+    lines = attestcost.report_lines(cost)
+    assert sum(line.startswith("| attestation") for line in lines) == 3
+
+    # And the issue-18 goals judge the burst per setting: within 1.25 x floor with 0 failures, or not
+    ratio = Spread(0.8, 0.7, 0.9)
+    shape = ShapeResult(Shape("tiny", (KIB,)), 3, {}, ratio, ratio, ratio, 5, 30.0)
+    _, goals = issue18.goal_lines([_burst(2, 49.0), _burst(5, 51.0), _burst(10, 45.0, failures=1)], [shape], cost)
+    assert [ok for goal, ok in goals if goal.startswith("burst")] == [True, False, False]
+    assert len(goals) == 3 + 2 + 1
+    skipped, _ = issue18.goal_lines(None, [], cost)
+    assert any("not run (--no-burst)" in line for line in skipped)
+    assert "could not be confirmed" in "\n".join(issue18.burst_lines([_burst(2, 49.0)]))
