@@ -33,7 +33,7 @@ class AttestedPromotion:
 
 
 def evidence_inputs(
-    evidence: Evidence, suites: Sequence[str], envelopes: Mapping[str, str] | None = None
+    evidence: Evidence, suites: Sequence[str], envelopes: Mapping[str, str] | None = None, *, rule: str | None = None
 ) -> list[ResourceDescriptor]:
     """`inputAttestations`: the signed envelopes, and the test results and scan the gates used.
 
@@ -45,7 +45,8 @@ def evidence_inputs(
     inputs = [
         ResourceDescriptor({"sha256": approval.attestation_digest.removeprefix(_HEX_PREFIX)})
         for approval in evidence.approvals
-        if approval.decision == "approve"
+        # Only the approvals this rule's gate used: another stage's approval is not this promotion's evidence.
+        if approval.decision == "approve" and (rule is None or approval.rule == rule)
     ]
     for suite in suites:
         result = evidence.tests.get(suite)

@@ -177,7 +177,7 @@ class PromotionService:
         if attested is None:
             return self.images.promote(copy.source_repository, copy.digest, copy.target_repository, copy.tags), None
         suites = self.policy.rule_named(copy.rule).require.tests
-        inputs = evidence_inputs(candidate.evidence, suites, self._signed_envelopes(copy, suites))
+        inputs = evidence_inputs(candidate.evidence, suites, self._signed_envelopes(copy, suites), rule=copy.rule)
         done = attested.promote(
             copy.source_repository, copy.digest, copy.target_repository, copy.tags, rule=copy.rule, inputs=inputs
         )

@@ -102,3 +102,20 @@ def test_the_ledger_table_keeps_the_newest_results_envelope(monkeypatch: Any) ->
         assert kept.of("dev-a", digest, "other") is None
         # the ledger's own reading of the image ignores the item
         assert DynamoLedger(LEDGER_TABLE, client).image_record("dev-a", digest).evidence.tests == {}
+
+
+def test_the_vsa_lists_only_the_approvals_of_the_rule_it_attests() -> None:
+    from promoter.attested_copy import evidence_inputs
+    from promoter.gates import ApprovalRecord, Evidence
+
+    # Given an image approved for two rules (two stages of a chain)
+    at = datetime.now(UTC)
+    mine = ApprovalRecord("to-prod", "approve", "key-a", "CAB-1", at, "sha256:" + "a" * 64)
+    other = ApprovalRecord("to-staging", "approve", "key-b", "CAB-2", at, "sha256:" + "b" * 64)
+    evidence = Evidence(approvals=(mine, other))
+
+    # When the inputs of the to-prod promotion's attestation are built
+    inputs = evidence_inputs(evidence, (), rule="to-prod")
+
+    # Then only to-prod's approval is listed
+    assert [descriptor.digest for descriptor in inputs] == [{"sha256": "a" * 64}]
