@@ -7,14 +7,14 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from promoter.registry import AuthenticationFailed, Credentials, RegistryClient, RetryPolicy
+from tests.support.http_stub import StubServers
 
 FAST = RetryPolicy(attempts=2, base_delay=0.001, max_delay=0.002, deadline=5, read_timeout=5, connect_timeout=2)
 USER = "robot"
@@ -63,20 +63,14 @@ def _handler(state: TokenRegistry) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture
 def token_registry() -> Iterator[Callable[[], TokenRegistry]]:
-    servers: list[ThreadingHTTPServer] = []
+    with StubServers() as servers:
 
-    def make() -> TokenRegistry:
-        state = TokenRegistry()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        state.url = f"http://127.0.0.1:{server.server_address[1]}"
-        return state
+        def make() -> TokenRegistry:
+            state = TokenRegistry()
+            state.url = servers.serve(_handler(state))
+            return state
 
-    yield make
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+        yield make
 
 
 def test_the_token_service_gets_the_login_and_the_registry_the_token(

@@ -16,17 +16,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
 from promoter.registry import AuthenticationFailed, EcrAuth, RegistryClient, RetryPolicy
+from tests.support.http_stub import StubServers
 
 FAST = RetryPolicy(attempts=2, base_delay=0.001, max_delay=0.002, deadline=5, read_timeout=5, connect_timeout=2)
 MANIFEST = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json"}).encode()
@@ -94,20 +94,14 @@ def _handler(stub: EcrStub) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture
 def ecr_stub() -> Iterator[Callable[..., EcrStub]]:
-    servers: list[ThreadingHTTPServer] = []
+    with StubServers() as servers:
 
-    def make(**kwargs: object) -> EcrStub:
-        stub = EcrStub(**kwargs)  # type: ignore[arg-type]
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stub))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        stub.url = f"http://127.0.0.1:{server.server_address[1]}"
-        return stub
+        def make(**kwargs: object) -> EcrStub:
+            stub = EcrStub(**kwargs)  # type: ignore[arg-type]
+            stub.url = servers.serve(_handler(stub))
+            return stub
 
-    yield make
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+        yield make
 
 
 def _token(secret: str) -> str:

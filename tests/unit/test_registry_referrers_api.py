@@ -6,15 +6,15 @@ registry used elsewhere has no referrers API)."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from promoter.registry import OCI_INDEX, OCI_MANIFEST, RegistryClient, RetryPolicy, sha256_digest
 from promoter.registry.capabilities import REFERRERS_SUPPORT
+from tests.support.http_stub import StubServers
 
 FAST = RetryPolicy(attempts=2, base_delay=0.001, max_delay=0.002, deadline=5, read_timeout=5, connect_timeout=2)
 SUBJECT = sha256_digest(b"subject")
@@ -69,20 +69,14 @@ def _handler(stub: ReferrersStub) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture
 def referrers_stub() -> Iterator[Callable[..., ReferrersStub]]:
-    servers: list[ThreadingHTTPServer] = []
+    with StubServers() as servers:
 
-    def make(**kwargs: object) -> ReferrersStub:
-        stub = ReferrersStub(**kwargs)  # type: ignore[arg-type]
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stub))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        stub.url = f"http://127.0.0.1:{server.server_address[1]}"
-        return stub
+        def make(**kwargs: object) -> ReferrersStub:
+            stub = ReferrersStub(**kwargs)  # type: ignore[arg-type]
+            stub.url = servers.serve(_handler(stub))
+            return stub
 
-    yield make
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+        yield make
 
 
 def _referrer(n: int) -> dict[str, object]:
